@@ -1,0 +1,16 @@
+/*
+ * algos.h - internal to kernels/: the algorithm objects the registry lists (one per file) and
+ * helpers shared by several algorithm files. Not installed, not included outside kernels/.
+ */
+#ifndef FRK_ALGOS_H
+#define FRK_ALGOS_H
+
+#include "kernels.h"
+
+/* conv2d */
+extern const frk_algo frk_conv2d_naive;
+
+/* matmul */
+extern const frk_algo frk_matmul_naive;
+
+#endif
