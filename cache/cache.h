@@ -30,6 +30,10 @@
 #define FRC_MAX_RESULTS_PER_ENTRY 64
 #define FRC_MAX_STRING 256
 #define FRC_MAX_DEPTH 8
+/* Additions (cache module): the largest thread count a fingerprint may name, and a buffer size
+ * that always holds frc_fingerprint_text of a valid fingerprint (escaped strings included). */
+#define FRC_MAX_THREADS 65536
+#define FRC_FINGERPRINT_TEXT_MAX 2304
 
 /* Two medians within this relative distance are a tie within measurement noise. */
 #define FRC_TIE_TOLERANCE 0.03
@@ -150,6 +154,8 @@ FR_WUR fr_err frc_doc_filter(const frc_doc *doc, const frc_policy *pol, frc_doc 
 FR_WUR fr_err frc_merge_results(const frc_result *const *inputs, size_t n, frc_result *out);
 /* Merges src into dst (every category, key and algorithm), re-ranking touched entries. */
 FR_WUR fr_err frc_doc_merge(frc_doc *dst, const frc_doc *src);
+/* Addition: a deep copy of src into out (initialised here; the caller cleans it up). */
+FR_WUR fr_err frc_doc_copy(const frc_doc *src, frc_doc *out);
 
 /* ---------------------------------------------------------------------------------------------
  * doc.c: the JSON document codec
@@ -203,5 +209,27 @@ FR_WUR fr_err frc_file_load(const char *path, frc_doc *out, fr_diag *d);
 /* Saves atomically: PATH.tmp.<pid> written, fsynced, renamed over PATH, directory fsynced. On any
  * error (disk full included) PATH is untouched and the temporary file removed. */
 FR_WUR fr_err frc_file_save(const char *path, const frc_doc *doc, fr_diag *d);
+
+/* ---------------------------------------------------------------------------------------------
+ * report.c (addition): from raw measurements to results, for the worker and the server.
+ * ------------------------------------------------------------------------------------------- */
+/* One measured result from the times of its timed runs (ms, any order, all positive and
+ * finite): median (mean of the two middle ones for an even count), min, samples = n,
+ * reports = 1, spread 0. name is copied. FR_ERR_INVALID_ARGUMENT for n == 0, a bad time or a
+ * bad name (letters, digits, '_', '.', '-', '+'; at most FRC_MAX_STRING bytes). */
+FR_WUR fr_err frc_result_measured(const char *algorithm, unsigned attrs, uint64_t workspace,
+                                  const double *times_ms, size_t n, frc_result *out);
+/* One failed result: reason is copied, made printable (control characters become spaces) and
+ * cut to FRC_MAX_STRING bytes (at a UTF-8 character boundary), so any reason text is accepted;
+ * reports = 1. */
+FR_WUR fr_err frc_result_failed(const char *algorithm, unsigned attrs, uint64_t workspace,
+                                const char *reason, frc_result *out);
+/* Many reports of one (category, key), e.g. every worker's upload of that operator, in any
+ * order and any number per algorithm: groups them by algorithm, merges each group with
+ * frc_merge_results and ranks the outcome. *out (caller frees each with frc_result_cleanup and
+ * the array with free) has *nout <= n entries. FR_ERR_TOO_LARGE if more than
+ * FRC_MAX_RESULTS_PER_ENTRY algorithms; FR_ERR_INVALID_ARGUMENT for an invalid report. */
+FR_WUR fr_err frc_merge_reports(const frc_result *reports, size_t n, frc_result **out,
+                                size_t *nout);
 
 #endif
