@@ -15,6 +15,10 @@ static const frk_algo *const conv2d_algos[] = {
 };
 
 static const frk_algo *const matmul_algos[] = {
+    &frk_matmul_gemv_simd,
+    &frk_matmul_packed_simd,
+    &frk_matmul_splitk,
+    &frk_matmul_blas,
     &frk_matmul_naive,
 };
 
