@@ -8,6 +8,13 @@
 #include "kernels.h"
 
 /* conv2d */
+extern const frk_algo frk_conv2d_winograd_f43;
+extern const frk_algo frk_conv2d_winograd_f23;
+extern const frk_algo frk_conv2d_gemm_1x1;
+extern const frk_algo frk_conv2d_depthwise_simd;
+extern const frk_algo frk_conv2d_direct_simd;
+extern const frk_algo frk_conv2d_im2col_gemm;
+extern const frk_algo frk_conv2d_split_reduce;
 extern const frk_algo frk_conv2d_naive;
 
 /* matmul */

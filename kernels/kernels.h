@@ -89,6 +89,9 @@ typedef struct frk_algo {
      * skips its own transform. */
     size_t (*preprocessed_size)(const fr_op *op, const frk_ctx *ctx);
     void (*preprocess)(const fr_op *op, const frk_ctx *ctx, const float *wei, void *pwei);
+    /* Verification tolerance multiplier (0 means 1): for algorithms whose rounding error is
+     * larger by design, e.g. Winograd F(4x4,3x3). See frk_verify below. */
+    float tol_factor;
 } frk_algo;
 
 /* The registry table of a kind, preference order, the naive algorithm last. */
@@ -108,5 +111,58 @@ const frk_algo *frk_naive(fr_op_kind kind);
  * ------------------------------------------------------------------------------------------- */
 const frk_algo *frk_heuristic(const fr_op *op, const frk_ctx *ctx, unsigned required,
                               unsigned forbidden, size_t workspace_limit, const char **why);
+
+/* ---------------------------------------------------------------------------------------------
+ * Verification (verify.c): runs an algorithm on seeded random data (uniform in [-1, 1)) and
+ * compares its output with a reference algorithm's, the naive one unless told otherwise. Shared
+ * by the kernel tests, the profiler and `fastrun verify`. Not for timed regions: it allocates.
+ *
+ * Tolerance: max |out - ref| <= tol_factor * 8 * FLT_EPSILON * L * rms(src) * rms(wei), with L the
+ * reduction length (c/groups*r*s, or matmul k). sqrt(L)*rms(src)*rms(wei) is the typical size of
+ * an output for zero-mean data, and float rounding of a length-L sum grows like sqrt(L) times
+ * that (random-walk) to L times it (worst case); the bound sits about 10x above the largest
+ * error a plain float loop shows on such data, and an error of one missing or wrong term (about
+ * rms(src)*rms(wei), i.e. 1/3) is far above it for every L a model has. A scale from the data
+ * rather than from max|ref| keeps the bound sane when one output happens to be near zero.
+ *
+ * Besides values, it catches: outputs left unwritten (dst starts as NaN), reads of uninitialised
+ * workspace (the workspace starts as NaN, and as different finite garbage on the repeat run), and
+ * for REPRODUCIBLE algorithms any bit that differs between two runs.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct {
+    double max_abs_err; /* max over outputs of |out - ref|; +inf if an output is not finite */
+    int64_t worst;      /* index (in dst) of that output */
+    double ref_max;     /* max |ref|, for reports */
+    double tolerance;   /* the bound max_abs_err was held to */
+    bool pass;          /* max_abs_err <= tolerance */
+    bool preprocessed;  /* ran from its own preprocessed weights */
+    bool repro_checked; /* REPRODUCIBLE: a second run was compared bit for bit */
+    bool bit_identical; /* that second run matched (true when not checked) */
+} frk_verify_result;
+
+/* Data and reference output of one operator, made once and checked against many algorithms. */
+typedef struct {
+    fr_op op;
+    float *src, *wei, *ref; /* owned, frk_alloc'ed */
+    double tol_base;        /* 8 * FLT_EPSILON * L * rms(src) * rms(wei) */
+    double ref_max;
+} frk_verify_ref;
+
+/* Fills vr with random data from seed and runs ref (NULL = the naive algorithm of the kind) on
+ * it with ctx. vr must be zeroed; on error it stays empty. Errors: INVALID_ARGUMENT (invalid op,
+ * ref of another kind or not applicable), NOMEM. */
+FR_WUR fr_err frk_verify_ref_init(frk_verify_ref *vr, const fr_op *op, const frk_algo *ref,
+                                  const frk_ctx *ctx, uint64_t seed);
+/* Frees vr's buffers; safe on a zeroed or cleaned one. */
+void frk_verify_ref_cleanup(frk_verify_ref *vr);
+/* Runs a (borrowed) on vr's data with ctx, with its preprocessed weights when preprocess is true
+ * and it has a preprocess step, twice when it is REPRODUCIBLE, and fills *out. Returns OK,
+ * WRONG_RESULT (tolerance exceeded or non-finite output), NOT_REPRODUCIBLE, INVALID_ARGUMENT (a
+ * of another kind, or not applicable under ctx), or NOMEM; *out is filled whenever it ran. */
+FR_WUR fr_err frk_verify_check(const frk_verify_ref *vr, const frk_algo *a, const frk_ctx *ctx,
+                               bool preprocess, frk_verify_result *out);
+/* One-shot: frk_verify_ref_init with the naive reference, frk_verify_check, cleanup. */
+FR_WUR fr_err frk_verify(const frk_algo *a, const fr_op *op, const frk_ctx *ctx, bool preprocess,
+                         uint64_t seed, frk_verify_result *out);
 
 #endif

@@ -1,0 +1,105 @@
+/*
+ * heuristic.c - picks an algorithm without measuring (the default when no cache entry exists).
+ *
+ * The rule, per shape class of conv2d (first match wins; each gives a preference list):
+ *   depthwise (groups == c == k)              -> depthwise_simd, direct_simd
+ *   1x1 kernel, no padding                    -> gemm_1x1, im2col_gemm
+ *   3x3, stride 1, dilation 1, groups 1:
+ *     c, k >= 32 and output >= 8x8           -> winograd_f43, winograd_f23, im2col_gemm
+ *     c, k >= 16 and output >= 4x4           -> winograd_f23, im2col_gemm
+ *   small output, long reduction (n*k*p*q < 4096, c/groups*r*s >= 2048, 2+ threads)
+ *                                             -> split_reduce, im2col_gemm
+ *   wide rows (q >= 32) and 16 or more output channels per group
+ *                                             -> direct_simd, im2col_gemm
+ *   anything else                             -> im2col_gemm, direct_simd
+ * matmul: see pick_matmul below (the matmul module's own rule).
+ *
+ * A candidate is taken only if it exists, is applicable, has every required attribute and no
+ * forbidden one, and fits the workspace limit (0 = no limit). When the whole list fails, the
+ * table of the kind is walked in preference order, and the naive algorithm, last in every table,
+ * ends the walk; NULL only when the policy forbids even that. The sentence in *why names the rule
+ * and, when the rule's own choice was refused, says that a fallback was taken.
+ */
+#include <stddef.h>
+
+#include "kernels.h"
+
+#define MAXPREF 4
+
+typedef struct {
+    const char *why;
+    const char *names[MAXPREF]; /* NULL-terminated unless full */
+} rule;
+
+static bool allowed(const frk_algo *a, const fr_op *op, const frk_ctx *ctx, unsigned required,
+                    unsigned forbidden, size_t limit)
+{
+    if (!a || a->kind != op->kind || !a->applicable(op, ctx)) return false;
+    if ((a->attrs & required) != required || (a->attrs & forbidden)) return false;
+    return limit == 0 || a->workspace(op, ctx) <= limit;
+}
+
+static rule pick_conv2d(const fr_op *op, const frk_ctx *ctx)
+{
+    const fr_conv2d *c = &op->conv;
+    int p, q;
+    fr_conv2d_out(c, &p, &q);
+    int cg = c->c / c->groups, kg = c->k / c->groups;
+    if (c->groups == c->c && c->k == c->c)
+        return (rule){"depthwise convolution: per-channel SIMD",
+                      {"conv2d.depthwise_simd", "conv2d.direct_simd"}};
+    if (c->r == 1 && c->s == 1 && c->pad[0] == 0 && c->pad[1] == 0)
+        return (rule){"1x1 convolution: direct GEMM", {"conv2d.gemm_1x1", "conv2d.im2col_gemm"}};
+    bool wino = c->r == 3 && c->s == 3 && c->stride[0] == 1 && c->stride[1] == 1 &&
+                c->dilation[0] == 1 && c->dilation[1] == 1 && c->groups == 1;
+    if (wino && c->c >= 32 && c->k >= 32 && p >= 8 && q >= 8)
+        return (rule){"3x3 stride-1 convolution with many channels: Winograd F(4x4,3x3)",
+                      {"conv2d.winograd_f43", "conv2d.winograd_f23", "conv2d.im2col_gemm"}};
+    if (wino && c->c >= 16 && c->k >= 16 && p >= 4 && q >= 4)
+        return (rule){"3x3 stride-1 convolution, small: Winograd F(2x2,3x3)",
+                      {"conv2d.winograd_f23", "conv2d.im2col_gemm"}};
+    double outputs = (double)c->n * c->k * p * q;
+    if (outputs < 4096 && (double)cg * c->r * c->s >= 2048 && ctx->nthreads > 1)
+        return (rule){"small output with a long reduction: split the reduction across threads",
+                      {"conv2d.split_reduce", "conv2d.im2col_gemm"}};
+    if (q >= 32 && kg >= 16)
+        return (rule){"wide output rows: direct SIMD convolution",
+                      {"conv2d.direct_simd", "conv2d.im2col_gemm"}};
+    return (rule){"general convolution: im2col + GEMM", {"conv2d.im2col_gemm", "conv2d.direct_simd"}};
+}
+
+/* The matmul branch, kept apart so the matmul module can refine it: BLAS when the table has it. */
+static rule pick_matmul(const fr_op *op, const frk_ctx *ctx)
+{
+    (void)op;
+    (void)ctx;
+    return (rule){"matrix product: BLAS sgemm", {"matmul.blas"}};
+}
+
+const frk_algo *frk_heuristic(const fr_op *op, const frk_ctx *ctx, unsigned required,
+                              unsigned forbidden, size_t workspace_limit, const char **why)
+{
+    rule r = op->kind == FR_OP_CONV2D ? pick_conv2d(op, ctx) : pick_matmul(op, ctx);
+    for (int i = 0; i < MAXPREF && r.names[i]; i++) {
+        const frk_algo *a = frk_algo_find(r.names[i]);
+        if (allowed(a, op, ctx, required, forbidden, workspace_limit)) {
+            if (why) *why = i == 0 ? r.why : "the rule's first choice was refused by the policy "
+                                             "or shape; took its next preference";
+            return a;
+        }
+    }
+    size_t n;
+    const frk_algo *const *table = frk_algos(op->kind, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (allowed(table[i], op, ctx, required, forbidden, workspace_limit)) {
+            if (why)
+                *why = (table[i]->attrs & FR_ATTR_NAIVE)
+                           ? "no faster algorithm meets the policy: naive reference"
+                           : "the rule's choices were refused by the policy or shape: first "
+                             "allowed algorithm in preference order";
+            return table[i];
+        }
+    }
+    if (why) *why = "no algorithm meets the policy (the naive one is forbidden or too large)";
+    return NULL;
+}
