@@ -367,7 +367,10 @@ fr_err frc_doc_parse(const char *buf, size_t len, const char *origin, frc_doc *o
     json_error_t err;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
     if (!root) {
-        bool cut = json_error_code(&err) == json_error_premature_end_of_input;
+        /* An error at the very end (even "invalid token" for a number cut short) is the text
+         * stopping early: say so, since that is what a reader must fix. */
+        bool cut = json_error_code(&err) == json_error_premature_end_of_input ||
+                   (err.position >= 0 && (size_t)err.position >= len);
         return fail(d, FR_ERR_CORRUPT, origin, "line %d column %d (byte %d): %s%s", err.line,
                     err.column, err.position, cut ? "truncated document: " : "", err.text);
     }
