@@ -67,9 +67,10 @@ void frw_report_print_verbose(const fr_model *m, const frw_run_report *r, FILE *
 void *frw_attrs_json(unsigned attrs)
 {
     json_t *a = json_array();
-    for (unsigned bit = 0; a && bit < 32; bit++)
-        if ((attrs & (1u << bit)) && fr_attr_name(bit))
-            json_array_append_new(a, json_string(fr_attr_name(bit)));
+    for (unsigned i = 0; a && i < 32; i++) {
+        const char *name = fr_attr_name(1u << i); /* takes the bit value */
+        if ((attrs & (1u << i)) && name) json_array_append_new(a, json_string(name));
+    }
     return a;
 }
 
