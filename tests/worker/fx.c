@@ -21,6 +21,10 @@ static size_t nspawned;
 static fx_result last;
 static unsigned runs;
 
+/* Paths handed out, freed at teardown. */
+static char *paths[512];
+static size_t npaths;
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
@@ -50,10 +54,6 @@ void fx_teardown(void)
     for (size_t i = 0; i < npaths; i++) free(paths[i]);
     npaths = 0;
 }
-
-/* Paths handed out, freed at teardown. */
-static char *paths[512];
-static size_t npaths;
 
 static const char *keep_path(const char *dir, const char *name)
 {
