@@ -20,32 +20,53 @@ INLINE512 void block(const frk__direct *d, const float *xin, const float *wb, in
                      int q0, float *out, int kvalid, const int KB, const int QV)
 {
     const frk__conv *cv = &d->cv;
-    __m512 acc[KB][QV];
+    __m512 acc[16][3]; /* fixed size (not a VLA) so it can live in registers */
+    #pragma GCC unroll 16
     for (int kk = 0; kk < KB; kk++)
+        #pragma GCC unroll 16
         for (int v = 0; v < QV; v++) acc[kk][v] = _mm512_setzero_ps();
+    /* Kernel column j reads phase (j*dw) % sw at column offset (j*dw) / sw; tracked
+     * incrementally (no division in the loop). */
+    const int dq = cv->dw / cv->sw, dph = cv->dw % cv->sw;
     for (int c = 0; c < cv->cg; c++) {
         for (int i = 0; i < cv->r; i++) {
             const float *row = frk__xpack_row(cv, &d->xp, xin, 0, c, oh * cv->sh + i * cv->dh, 0);
             const float *w = wb + (size_t)(c * cv->r + i) * cv->s * FRK__DIRECT_KB + koff;
+            int phase = 0, shift = q0;
             for (int j = 0; j < cv->s; j++, w += FRK__DIRECT_KB) {
-                int off = j * cv->dw;
-                const float *xr = row + (size_t)(off % cv->sw) * d->xp.len + q0 + off / cv->sw;
-                __m512 x[QV];
+                const float *xr = row + (size_t)phase * d->xp.len + shift;
+                __m512 x[3];
+                #pragma GCC unroll 16
                 for (int v = 0; v < QV; v++) x[v] = _mm512_loadu_ps(xr + 16 * v);
+                #pragma GCC unroll 16
                 for (int kk = 0; kk < KB; kk++) {
                     __m512 wv = _mm512_set1_ps(w[kk]);
+                    #pragma GCC unroll 16
                     for (int v = 0; v < QV; v++) acc[kk][v] = _mm512_fmadd_ps(wv, x[v], acc[kk][v]);
+                }
+                shift += dq;
+                phase += dph;
+                if (phase >= cv->sw) {
+                    phase -= cv->sw;
+                    shift++;
                 }
             }
         }
     }
+    /* Every store is issued with constant indices (so acc stays in registers); lanes past the
+     * row's end and channels past the group's end get an empty mask and touch no memory. */
     size_t pq = (size_t)cv->p * cv->q;
+    #pragma GCC unroll 16
     for (int v = 0; v < QV; v++) {
         int left = cv->q - q0 - 16 * v;
-        if (left <= 0) break;
-        __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-        for (int kk = 0; kk < KB && koff + kk < kvalid; kk++)
-            _mm512_mask_storeu_ps(out + (size_t)kk * pq + q0 + 16 * v, m, acc[kk][v]);
+        __mmask16 m = left >= 16 ? (__mmask16)0xffff
+                      : left <= 0 ? (__mmask16)0
+                                  : (__mmask16)((1u << left) - 1);
+        #pragma GCC unroll 16
+        for (int kk = 0; kk < KB; kk++) {
+            __mmask16 mk = koff + kk < kvalid ? m : (__mmask16)0;
+            _mm512_mask_storeu_ps(out + (size_t)kk * pq + q0 + 16 * v, mk, acc[kk][v]);
+        }
     }
 }
 

@@ -6,23 +6,7 @@
 #include "algos.h"
 #include "conv2d_winograd.h"
 
-static const float BT[16] = {
-    1, 0, -1, 0,
-    0, 1, 1, 0,
-    0, -1, 1, 0,
-    0, 1, 0, -1,
-};
-static const float G[12] = {
-    1, 0, 0,
-    0.5f, 0.5f, 0.5f,
-    0.5f, -0.5f, 0.5f,
-    0, 0, 1,
-};
-static const float AT[8] = {
-    1, 1, 1, 0,
-    0, 1, -1, -1,
-};
-static const frk__wino F23 = {.m = 2, .t = 4, .bt = BT, .g = G, .at = AT};
+static const frk__wino F23 = {.variant = FRK__WINO_F23, .m = 2, .t = 4};
 
 static bool f23_applicable(const fr_op *op, const frk_ctx *ctx)
 {

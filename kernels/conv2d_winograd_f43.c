@@ -7,29 +7,7 @@
 #include "algos.h"
 #include "conv2d_winograd.h"
 
-static const float BT[36] = {
-    4, 0, -5, 0, 1, 0,
-    0, -4, -4, 1, 1, 0,
-    0, 4, -4, -1, 1, 0,
-    0, -2, -1, 2, 1, 0,
-    0, 2, -1, -2, 1, 0,
-    0, 4, 0, -5, 0, 1,
-};
-static const float G[18] = {
-    1.0f / 4, 0, 0,
-    -1.0f / 6, -1.0f / 6, -1.0f / 6,
-    -1.0f / 6, 1.0f / 6, -1.0f / 6,
-    1.0f / 24, 1.0f / 12, 1.0f / 6,
-    1.0f / 24, -1.0f / 12, 1.0f / 6,
-    0, 0, 1,
-};
-static const float AT[24] = {
-    1, 1, 1, 1, 1, 0,
-    0, 1, -1, 2, -2, 0,
-    0, 1, 1, 4, 4, 0,
-    0, 1, -1, 8, -8, 1,
-};
-static const frk__wino F43 = {.m = 4, .t = 6, .bt = BT, .g = G, .at = AT};
+static const frk__wino F43 = {.variant = FRK__WINO_F43, .m = 4, .t = 6};
 
 static bool f43_applicable(const fr_op *op, const frk_ctx *ctx)
 {
