@@ -27,11 +27,12 @@
 #define FRK__GEMM_NC 512 /* columns of B per packed block when B is packed on the fly */
 
 /* A micro-kernel: for an mr x nr tile, acc = sum_{p<kc} ap[p][.] (x) bp[p][.] where ap is a
- * packed A micro-panel (kc rows of mr floats) and bp points into a B panel (row stride
- * FRK__GEMM_NR, nr <= FRK__GEMM_NR columns from there). Then c = acc (accumulate false) or
- * c += acc (accumulate true) for the full mr x nr tile at c with row stride ldc. */
-typedef void frk__ukernel_fn(int kc, const float *ap, const float *bp, float *c, ptrdiff_t ldc,
-                             bool accumulate);
+ * packed A micro-panel (kc rows of mr floats) and bp points at nr columns of B with row stride
+ * ldb (FRK__GEMM_NR inside a packed panel, the matrix's own stride when B is read in place).
+ * Then c = acc (accumulate false) or c += acc (accumulate true) for the full mr x nr tile at c
+ * with row stride ldc. */
+typedef void frk__ukernel_fn(int kc, const float *ap, const float *bp, ptrdiff_t ldb, float *c,
+                             ptrdiff_t ldc, bool accumulate);
 
 /* Packs m rows and k columns of a (row stride lda) into micro-panels of mr rows: panel i holds,
  * for each p, the mr values a[i*mr + r][p] contiguously; rows past m are zero. */

@@ -13,8 +13,8 @@
 #define MR 6
 
 __attribute__((target("avx2,fma"))) static void ukernel_avx2(int kc, const float *ap,
-                                                             const float *bp, float *c,
-                                                             ptrdiff_t ldc, bool accumulate)
+                                                             const float *bp, ptrdiff_t ldb,
+                                                             float *c, ptrdiff_t ldc, bool accumulate)
 {
     __m256 lo[MR], hi[MR];
 #pragma GCC unroll 16
@@ -30,7 +30,7 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2(int kc, const float
             hi[r] = _mm256_fmadd_ps(a, b1, hi[r]);
         }
         ap += MR;
-        bp += FRK__GEMM_NR;
+        bp += ldb;
     }
 
 #pragma GCC unroll 16

@@ -13,16 +13,16 @@
 #define MR 8
 
 __attribute__((target("avx512f,fma"))) static void ukernel_avx512(int kc, const float *ap,
-                                                                  const float *bp, float *c,
-                                                                  ptrdiff_t ldc, bool accumulate)
+                                                                  const float *bp, ptrdiff_t ldb,
+                                                                  float *c, ptrdiff_t ldc, bool accumulate)
 {
     __m512 lo[MR], hi[MR];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm512_setzero_ps();
 
     for (int p = 0; p < kc; p++) {
-        const __m512 b0 = _mm512_load_ps(bp);
-        const __m512 b1 = _mm512_load_ps(bp + 16);
+        const __m512 b0 = _mm512_loadu_ps(bp);
+        const __m512 b1 = _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
             const __m512 a = _mm512_set1_ps(ap[r]);
@@ -30,7 +30,7 @@ __attribute__((target("avx512f,fma"))) static void ukernel_avx512(int kc, const 
             hi[r] = _mm512_fmadd_ps(a, b1, hi[r]);
         }
         ap += MR;
-        bp += FRK__GEMM_NR;
+        bp += ldb;
     }
 
 #pragma GCC unroll 16
