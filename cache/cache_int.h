@@ -19,11 +19,6 @@
  * these values, so a document ranks and merges the same before and after dump and parse. */
 double frc__round9(double x);
 
-/* Whether two results carry the same figures as the document would store them (medians, mins,
- * spreads to 9 digits; samples, reports, failure text exactly). Names and attributes are not
- * compared. */
-bool frc__same_figures(const frc_result *a, const frc_result *b);
-
 /* Checks a result's fields (name characters and length, known attributes, positive finite
  * figures, min <= median, a failure without figures). path names the result in the detail, e.g.
  * "categories[0].entries[1].results[2]"; the detail reads "<path>.<field>: <problem>".

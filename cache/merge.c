@@ -26,22 +26,29 @@ static int cmp_i64(int64_t a, int64_t b)
     return (a > b) - (a < b);
 }
 
+/* One input with its reals as the document stores them, rounded once. */
+typedef struct {
+    const frc_result *r;
+    double med, min, spread;
+} fig;
+
 /* Total order on figures: measured before failed, then by median, min, samples, reports,
- * spread, failure text. Equal under this order means frc__same_figures. */
-static int figures_cmp(const void *pa, const void *pb)
+ * spread, failure text. Equal under this order means "identical figures". */
+static int fig_cmp(const void *pa, const void *pb)
 {
-    const frc_result *a = *(const frc_result *const *)pa, *b = *(const frc_result *const *)pb;
+    const fig *fa = pa, *fb = pb;
+    const frc_result *a = fa->r, *b = fb->r;
     if ((a->failure == NULL) != (b->failure == NULL)) return a->failure ? 1 : -1;
     int c;
     if (a->failure) {
         if ((c = strcmp(a->failure, b->failure))) return c;
         return cmp_i64(a->reports, b->reports);
     }
-    if ((c = cmp_double(frc__round9(a->median_ms), frc__round9(b->median_ms)))) return c;
-    if ((c = cmp_double(frc__round9(a->min_ms), frc__round9(b->min_ms)))) return c;
+    if ((c = cmp_double(fa->med, fb->med))) return c;
+    if ((c = cmp_double(fa->min, fb->min))) return c;
     if ((c = cmp_i64(a->samples, b->samples))) return c;
     if ((c = cmp_i64(a->reports, b->reports))) return c;
-    return cmp_double(frc__round9(a->spread_ms), frc__round9(b->spread_ms));
+    return cmp_double(fa->spread, fb->spread);
 }
 
 static int64_t add_sat(int64_t a, int64_t b)
@@ -50,31 +57,29 @@ static int64_t add_sat(int64_t a, int64_t b)
 }
 
 /* Figures of the distinct measured inputs in[0..n), sorted by median. */
-static void merge_measured(const frc_result *const *in, size_t n, frc_result *out)
+static void merge_measured(const fig *in, size_t n, frc_result *out)
 {
     int64_t total = 0;
-    for (size_t i = 0; i < n; i++) total = add_sat(total, in[i]->reports);
+    for (size_t i = 0; i < n; i++) total = add_sat(total, in[i].r->reports);
     /* Weighted lower median: the first median whose cumulative weight reaches half. */
     int64_t need = total / 2 + total % 2, cum = 0;
     size_t at = n - 1;
     for (size_t i = 0; i < n; i++) {
-        cum = add_sat(cum, in[i]->reports);
+        cum = add_sat(cum, in[i].r->reports);
         if (cum >= need) {
             at = i;
             break;
         }
     }
-    out->median_ms = frc__round9(in[at]->median_ms);
-    out->min_ms = frc__round9(in[0]->min_ms);
+    out->median_ms = in[at].med;
+    out->min_ms = in[0].min;
     out->samples = 0;
     out->reports = total;
-    double lo = frc__round9(in[0]->median_ms), hi = frc__round9(in[n - 1]->median_ms);
-    double spread = frc__round9(hi - lo);
+    double spread = n > 1 ? frc__round9(in[n - 1].med - in[0].med) : 0;
     for (size_t i = 0; i < n; i++) {
-        double m = frc__round9(in[i]->min_ms), s = frc__round9(in[i]->spread_ms);
-        if (m < out->min_ms) out->min_ms = m;
-        if (s > spread) spread = s;
-        out->samples = add_sat(out->samples, in[i]->samples);
+        if (in[i].min < out->min_ms) out->min_ms = in[i].min;
+        if (in[i].spread > spread) spread = in[i].spread;
+        out->samples = add_sat(out->samples, in[i].r->samples);
     }
     out->spread_ms = spread;
 }
@@ -86,16 +91,23 @@ fr_err frc_merge_results(const frc_result *const *inputs, size_t n, frc_result *
         if (!inputs[i]->algorithm || strcmp(inputs[i]->algorithm, inputs[0]->algorithm) != 0 ||
             frc__result_check(inputs[i], "input", NULL))
             return FR_ERR_INVALID_ARGUMENT;
-    const frc_result **in = malloc(n * sizeof *in);
+    fig stack[4];
+    fig *in = n <= 4 ? stack : malloc(n * sizeof *in);
     if (!in) return FR_ERR_NOMEM;
-    memcpy(in, inputs, n * sizeof *in);
-    qsort(in, n, sizeof *in, figures_cmp);
+    for (size_t i = 0; i < n; i++) {
+        const frc_result *r = inputs[i];
+        in[i] = (fig){r, 0, 0, 0};
+        if (!r->failure)
+            in[i] = (fig){r, frc__round9(r->median_ms), frc__round9(r->min_ms),
+                          frc__round9(r->spread_ms)};
+    }
+    qsort(in, n, sizeof *in, fig_cmp);
     /* Drop repeated figures, and failures when anything was measured. */
     size_t kept = 0;
-    bool measured = in[0]->failure == NULL;
+    bool measured = in[0].r->failure == NULL;
     for (size_t i = 0; i < n; i++) {
-        if (measured && in[i]->failure) break;
-        if (kept && figures_cmp(&in[kept - 1], &in[i]) == 0) continue;
+        if (measured && in[i].r->failure) break;
+        if (kept && fig_cmp(&in[kept - 1], &in[i]) == 0) continue;
         in[kept++] = in[i];
     }
     frc_result t;
@@ -111,12 +123,12 @@ fr_err frc_merge_results(const frc_result *const *inputs, size_t n, frc_result *
         merge_measured(in, kept, &t);
     } else {
         /* Every input failed: the first reason by text (a stable choice), all reports. */
-        for (size_t i = 0; i < kept; i++) t.reports = add_sat(t.reports, in[i]->reports);
+        for (size_t i = 0; i < kept; i++) t.reports = add_sat(t.reports, in[i].r->reports);
     }
     bool ok = true;
-    t.algorithm = frc__strdup(in[0]->algorithm, &ok);
-    t.failure = measured ? NULL : frc__strdup(in[0]->failure, &ok);
-    free(in);
+    t.algorithm = frc__strdup(in[0].r->algorithm, &ok);
+    t.failure = measured ? NULL : frc__strdup(in[0].r->failure, &ok);
+    if (in != stack) free(in);
     if (!ok) {
         frc_result_cleanup(&t);
         return FR_ERR_NOMEM;

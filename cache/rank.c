@@ -23,18 +23,12 @@ static int tie_cmp(const frc_result *a, const frc_result *b)
     return (ma > mb) - (ma < mb);
 }
 
-size_t frc__pick_first(const frc_result *const *cands, size_t n)
+/* frc__pick_first with the candidates' medians already rounded (med9[i] for cands[i]). */
+static size_t pick(const frc_result *const *cands, const double *med9, size_t n)
 {
     size_t fastest = n;
-    double fmed = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (cands[i]->failure) continue;
-        double m = frc__round9(cands[i]->median_ms);
-        if (fastest == n || m < fmed) {
-            fastest = i;
-            fmed = m;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        if (!cands[i]->failure && (fastest == n || med9[i] < med9[fastest])) fastest = i;
     if (fastest == n) {
         /* Only failures: by name. */
         size_t best = 0;
@@ -42,29 +36,59 @@ size_t frc__pick_first(const frc_result *const *cands, size_t n)
             if (strcmp(cands[i]->algorithm, cands[best]->algorithm) < 0) best = i;
         return best;
     }
-    double bound = fmed * (1.0 + FRC_TIE_TOLERANCE);
+    double bound = med9[fastest] * (1.0 + FRC_TIE_TOLERANCE);
     size_t best = fastest;
     for (size_t i = 0; i < n; i++) {
-        if (cands[i]->failure || frc__round9(cands[i]->median_ms) > bound) continue;
+        if (cands[i]->failure || med9[i] > bound) continue;
         if (tie_cmp(cands[i], cands[best]) < 0) best = i;
     }
     return best;
 }
 
+size_t frc__pick_first(const frc_result *const *cands, size_t n)
+{
+    double stack[FRC_MAX_RESULTS_PER_ENTRY] = {0};
+    double *med9 = n <= FRC_MAX_RESULTS_PER_ENTRY ? stack : malloc(n * sizeof *med9);
+    if (!med9) return 0; /* more than an entry holds and no memory: any answer is valid */
+    for (size_t i = 0; i < n; i++)
+        med9[i] = cands[i]->failure ? 0 : frc__round9(cands[i]->median_ms);
+    size_t best = pick(cands, med9, n);
+    if (med9 != stack) free(med9);
+    return best;
+}
+
 void frc_rank(frc_result *results, size_t n)
 {
-    const frc_result *stack[FRC_MAX_RESULTS_PER_ENTRY];
-    const frc_result **view = stack;
+    const frc_result *vstack[FRC_MAX_RESULTS_PER_ENTRY];
+    double mstack[FRC_MAX_RESULTS_PER_ENTRY];
+    const frc_result **view = vstack;
+    double *med9 = mstack;
     if (n < 2) return;
     /* More than an entry may hold (never in a checked document): needs the heap; if even that
      * fails the array is left as it is, which is still a valid, merely unranked, order. */
-    if (n > FRC_MAX_RESULTS_PER_ENTRY && !(view = malloc(n * sizeof *view))) return;
+    if (n > FRC_MAX_RESULTS_PER_ENTRY) {
+        view = malloc(n * sizeof *view);
+        med9 = malloc(n * sizeof *med9);
+        if (!view || !med9) {
+            free(view);
+            free(med9);
+            return;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        med9[i] = results[i].failure ? 0 : frc__round9(results[i].median_ms);
     for (size_t i = 0; i + 1 < n; i++) {
         for (size_t j = i; j < n; j++) view[j - i] = &results[j];
-        size_t k = i + frc__pick_first(view, n - i);
+        size_t k = i + pick(view, med9 + i, n - i);
         frc_result t = results[i];
         results[i] = results[k];
         results[k] = t;
+        double m = med9[i];
+        med9[i] = med9[k];
+        med9[k] = m;
     }
-    if (view != stack) free(view);
+    if (view != vstack) {
+        free(view);
+        free(med9);
+    }
 }
