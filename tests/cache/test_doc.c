@@ -114,6 +114,21 @@ Test(doc, round_trip_gives_identical_bytes)
     frc_doc_cleanup(&b);
 }
 
+Test(doc, layout_and_key_order_do_not_change_the_digest)
+{
+    /* A hand-indented or re-ordered file (e.g. after `jq .`) holds the same content and loads. */
+    json_t *root = sample_json();
+    char *pretty = json_dumps(root, JSON_INDENT(3) | JSON_REAL_PRECISION(9));
+    frc_doc doc;
+    fr_diag d = {""};
+    cr_assert_eq(frc_doc_parse(pretty, strlen(pretty), "pretty.json", &doc, &d), FR_ERR_OK, "%s",
+                 d.msg);
+    cr_assert_eq(doc.ncats, 2);
+    frc_doc_cleanup(&doc);
+    free(pretty);
+    json_decref(root);
+}
+
 Test(doc, fingerprint_text_escapes_separators)
 {
     frc_fingerprint a, b;
