@@ -29,11 +29,11 @@ typedef struct {
 #define MM(f) offsetof(fr_op, mm) + offsetof(fr_matmul, f)
 
 static const field_spec conv2d_fields[] = {
-    {"n", CONV(n), 1, false},        {"c", CONV(c), 1, false},
-    {"h", CONV(h), 1, false},        {"w", CONV(w), 1, false},
-    {"k", CONV(k), 1, false},        {"r", CONV(r), 1, false},
-    {"s", CONV(s), 1, false},        {"stride", CONV(stride), 1, true},
-    {"pad", CONV(pad), 0, true},     {"dilation", CONV(dilation), 1, true},
+    {"n", CONV(n), 1, false},           {"c", CONV(c), 1, false},
+    {"h", CONV(h), 1, false},           {"w", CONV(w), 1, false},
+    {"k", CONV(k), 1, false},           {"r", CONV(r), 1, false},
+    {"s", CONV(s), 1, false},           {"stride", CONV(stride), 1, true},
+    {"pad", CONV(pad), 0, true},        {"dilation", CONV(dilation), 1, true},
     {"groups", CONV(groups), 1, false},
 };
 
@@ -91,8 +91,8 @@ static fr_err read_field(const json_t *v, const field_spec *f, fr_op *op, fr_dia
     int *dst = (int *)((char *)op + f->offset);
     if (!f->pair) return read_int(v, f, dst, d);
     if (!json_is_array(v) || json_array_size(v) != 2)
-        return fr_diag_set(d, FR_ERR_BAD_MODEL, "field '%s': expected an array of 2 %s",
-                           f->name, f->min > 0 ? "positive integers" : "non-negative integers");
+        return fr_diag_set(d, FR_ERR_BAD_MODEL, "field '%s': expected an array of 2 %s", f->name,
+                           f->min > 0 ? "positive integers" : "non-negative integers");
     for (size_t i = 0; i < 2; i++) {
         fr_err e = read_int(json_array_get(v, i), f, &dst[i], d);
         if (e) return e;
@@ -113,7 +113,8 @@ static fr_err read_shape(const json_t *obj, const kind_spec *k, fr_op *op, fr_di
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (strcmp(key, "name") == 0 || strcmp(key, "op") == 0) continue;
         if (!find_field(k, key))
             return fr_diag_set(d, FR_ERR_BAD_MODEL, "field '%.64s': unknown field for %s", key,
@@ -141,8 +142,8 @@ static fr_err read_operator(const json_t *obj, size_t idx, const char *origin, j
                            idx);
     json_t *jn = json_object_get(obj, "name");
     if (!jn)
-        return fr_diag_set(d, FR_ERR_BAD_MODEL, "%s: operator #%zu: field 'name': missing",
-                           origin, idx);
+        return fr_diag_set(d, FR_ERR_BAD_MODEL, "%s: operator #%zu: field 'name': missing", origin,
+                           idx);
     if (!json_is_string(jn) || !valid_name(json_string_value(jn), json_string_length(jn)))
         return fr_diag_set(d, FR_ERR_BAD_MODEL,
                            "%s: operator #%zu: field 'name': expected a string of 1 to %d "
@@ -186,7 +187,8 @@ static fr_err read_header(const json_t *root, const char *origin, fr_model *m, f
     static const char *const allowed[] = {"name", "description", "operators"};
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)root, key, v) {
+    json_object_foreach((json_t *)root, key, v)
+    {
         bool ok = false;
         for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
             ok = ok || strcmp(key, allowed[i]) == 0;
@@ -200,13 +202,13 @@ static fr_err read_header(const json_t *root, const char *origin, fr_model *m, f
     if (!jn) return fr_diag_set(d, FR_ERR_BAD_MODEL, "%s: field 'name': missing", origin);
     if (!json_is_string(jn) || !valid_name(json_string_value(jn), json_string_length(jn)))
         return fr_diag_set(d, FR_ERR_BAD_MODEL,
-                           "%s: field 'name': expected a string of 1 to %d printable bytes",
-                           origin, FR_MODEL_MAX_NAME);
+                           "%s: field 'name': expected a string of 1 to %d printable bytes", origin,
+                           FR_MODEL_MAX_NAME);
     json_t *jd = json_object_get(root, "description");
     if (jd && (!json_is_string(jd) || json_string_length(jd) > FR_MODEL_MAX_DESCRIPTION))
         return fr_diag_set(d, FR_ERR_BAD_MODEL,
-                           "%s: field 'description': expected a string of at most %d bytes",
-                           origin, FR_MODEL_MAX_DESCRIPTION);
+                           "%s: field 'description': expected a string of at most %d bytes", origin,
+                           FR_MODEL_MAX_DESCRIPTION);
     m->name = strdup(json_string_value(jn));
     m->description = jd ? strdup(json_string_value(jd)) : NULL;
     if (!m->name || (jd && !m->description))
@@ -252,8 +254,8 @@ fr_err fr_model_from_json(const void *json_root, const char *origin, fr_model *o
 fr_err fr_model_parse(const char *buf, size_t len, const char *origin, fr_model *out, fr_diag *d)
 {
     if (len > FR_MODEL_MAX_BYTES)
-        return fr_diag_set(d, FR_ERR_TOO_LARGE, "%s: %zu bytes, over the limit of %d bytes",
-                           origin, len, FR_MODEL_MAX_BYTES);
+        return fr_diag_set(d, FR_ERR_TOO_LARGE, "%s: %zu bytes, over the limit of %d bytes", origin,
+                           len, FR_MODEL_MAX_BYTES);
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
@@ -300,7 +302,8 @@ fr_err fr_model_load_file(const char *path, fr_model *out, fr_diag *d)
 void fr_model_cleanup(fr_model *m)
 {
     if (!m) return;
-    for (size_t i = 0; i < m->nops; i++) free(m->ops[i].name);
+    for (size_t i = 0; i < m->nops; i++)
+        free(m->ops[i].name);
     free(m->ops);
     free(m->name);
     free(m->description);

@@ -40,8 +40,7 @@ void frw_blas_env_apply(char **argv)
     execv("/proc/self/exe", argv);
     /* Still here: OpenBLAS keeps the inherited core (the category records it); put the
      * environment back so it tells the truth. */
-    fprintf(stderr, "fastrun: warning: re-exec to drop %s failed: %s\n", CORETYPE,
-            strerror(errno));
+    fprintf(stderr, "fastrun: warning: re-exec to drop %s failed: %s\n", CORETYPE, strerror(errno));
     setenv(CORETYPE, core, 1);
     unsetenv(DROPPED);
 }

@@ -36,8 +36,8 @@ uint64_t frw_seed_of(const char *text)
     return h;
 }
 
-fr_err frw_buffers_alloc(const fr_op *op, const frk_algo *algo, const frk_ctx *ctx,
-                         uint64_t seed, frw_buffers *out, fr_diag *d)
+fr_err frw_buffers_alloc(const fr_op *op, const frk_algo *algo, const frk_ctx *ctx, uint64_t seed,
+                         frw_buffers *out, fr_diag *d)
 {
     fr_op_sizes s = fr_op_sizes_of(op);
     frw_buffers b;
@@ -49,8 +49,10 @@ fr_err frw_buffers_alloc(const fr_op *op, const frk_algo *algo, const frk_ctx *c
     b.ws = b.ws_bytes ? frk_alloc(b.ws_bytes) : NULL;
     if (!b.src || !b.wei || !b.dst || (b.ws_bytes && !b.ws)) {
         frw_buffers_free(&b);
-        return fr_diag_set(d, FR_ERR_NOMEM, "%s: cannot allocate the operands and %zu bytes of "
-                           "workspace", algo->name, b.ws_bytes);
+        return fr_diag_set(d, FR_ERR_NOMEM,
+                           "%s: cannot allocate the operands and %zu bytes of "
+                           "workspace",
+                           algo->name, b.ws_bytes);
     }
     frw_fill_random(b.src, (size_t)s.src, seed);
     frw_fill_random(b.wei, (size_t)s.wei, seed ^ 0x5bd1e995u);
@@ -68,8 +70,10 @@ fr_err frw_buffers_preprocess(const fr_op *op, const frk_algo *algo, const frk_c
     if (b->pwei_bytes == 0) return FR_ERR_OK;
     b->pwei = frk_alloc(b->pwei_bytes);
     if (!b->pwei)
-        return fr_diag_set(d, FR_ERR_NOMEM, "%s: cannot allocate %zu bytes of preprocessed "
-                           "weights", algo->name, b->pwei_bytes);
+        return fr_diag_set(d, FR_ERR_NOMEM,
+                           "%s: cannot allocate %zu bytes of preprocessed "
+                           "weights",
+                           algo->name, b->pwei_bytes);
     algo->preprocess(op, ctx, b->wei, b->pwei);
     return FR_ERR_OK;
 }

@@ -36,13 +36,14 @@ int frw_cli_bad_option(const char *cmd, char **argv, int c)
     return frw_cli_usage(cmd, "unknown option '%s'", text);
 }
 
-bool frw_cli_int(const char *cmd, const char *opt, const char *text, long long min,
-                 long long max, long long *out)
+bool frw_cli_int(const char *cmd, const char *opt, const char *text, long long min, long long max,
+                 long long *out)
 {
     char *end = NULL;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (end == text || !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')) || *end != '\0' || errno == ERANGE || v < min || v > max) {
+    if (end == text || !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')) || *end != '\0' ||
+        errno == ERANGE || v < min || v > max) {
         frw_cli_usage(cmd, "%s: '%s' is not an integer in [%lld, %lld]", opt, text, min, max);
         return false;
     }

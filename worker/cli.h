@@ -29,8 +29,8 @@ int frw_cli_fail(const char *cmd, fr_err e, const fr_diag *d);
 int frw_cli_bad_option(const char *cmd, char **argv, int c);
 /* Parses a whole decimal integer in [min, max] with strtoll; false (after a usage message
  * naming opt and text) otherwise. */
-bool frw_cli_int(const char *cmd, const char *opt, const char *text, long long min,
-                 long long max, long long *out);
+bool frw_cli_int(const char *cmd, const char *opt, const char *text, long long min, long long max,
+                 long long *out);
 /* --threads N: parses and applies (frk_set_threads). */
 bool frw_cli_threads(const char *cmd, const char *text);
 

@@ -28,17 +28,16 @@ static json_t *op_json(const fr_model_op *mop, const frc_result *r, size_t n, do
     double flops = fr_op_flops(&mop->op);
     json_t *cands = json_array();
     for (size_t i = 0; cands && i < n; i++) {
-        json_t *c = r[i].failure
-                        ? json_pack("{s:s, s:s}", "algorithm", r[i].algorithm, "failure",
-                                    r[i].failure)
-                        : json_pack("{s:s, s:f, s:f, s:I, s:f}", "algorithm", r[i].algorithm,
-                                    "median_ms", r[i].median_ms, "min_ms", r[i].min_ms, "samples",
-                                    (json_int_t)r[i].samples, "gflops",
-                                    flops / (r[i].median_ms * 1e6));
+        json_t *c =
+            r[i].failure
+                ? json_pack("{s:s, s:s}", "algorithm", r[i].algorithm, "failure", r[i].failure)
+                : json_pack("{s:s, s:f, s:f, s:I, s:f}", "algorithm", r[i].algorithm, "median_ms",
+                            r[i].median_ms, "min_ms", r[i].min_ms, "samples",
+                            (json_int_t)r[i].samples, "gflops", flops / (r[i].median_ms * 1e6));
         json_array_append_new(cands, c);
     }
-    return json_pack("{s:s, s:s, s:f, s:s, s:s, s:o, s:o}", "name", mop->name, "key", key,
-                     "flops", flops, "best", r[0].failure ? "" : r[0].algorithm, "baseline",
+    return json_pack("{s:s, s:s, s:f, s:s, s:s, s:o, s:o}", "name", mop->name, "key", key, "flops",
+                     flops, "best", r[0].failure ? "" : r[0].algorithm, "baseline",
                      baseline_of(mop->op.kind), "speedup_over_baseline",
                      speedup > 0 ? json_real(speedup) : json_null(), "candidates", cands);
 }
@@ -78,8 +77,11 @@ int frw_cmd_bench(int argc, char **argv)
         case 't':
             if (!frw_cli_threads("bench", optarg)) return FRW_EXIT_USAGE;
             break;
-        case 'j': json = true; break;
-        default: return frw_cli_bad_option("bench", argv, c);
+        case 'j':
+            json = true;
+            break;
+        default:
+            return frw_cli_bad_option("bench", argv, c);
         }
     }
     if (optind >= argc) return frw_cli_usage("bench", "expects a MODEL.json");
@@ -103,14 +105,16 @@ int frw_cmd_bench(int argc, char **argv)
         }
         const frc_result *base = find_result(r, n, baseline_of(m.ops[i].op.kind));
         double speedup = base && !r[0].failure ? base->median_ms / r[0].median_ms : 0;
-        if (json) json_array_append_new(ops, op_json(&m.ops[i], r, n, speedup));
-        else print_op(&m.ops[i], r, n, speedup);
+        if (json)
+            json_array_append_new(ops, op_json(&m.ops[i], r, n, speedup));
+        else
+            print_op(&m.ops[i], r, n, speedup);
         fflush(stdout);
         frw_results_free(r, n);
     }
     if (!e && json) {
-        json_t *root = json_pack("{s:s, s:i, s:O}", "model", m.name, "threads",
-                                 frk_get_threads(), "operators", ops);
+        json_t *root = json_pack("{s:s, s:i, s:O}", "model", m.name, "threads", frk_get_threads(),
+                                 "operators", ops);
         frw_cli_print_json(root);
         json_decref(root);
     }

@@ -7,7 +7,6 @@
  * merge rule counts identical figures once, so naming OUT among the INs is harmless). OUT is
  * written atomically while its lock is held.
  */
-#include <math.h>
 #include <string.h>
 
 #include "cli.h"
@@ -72,7 +71,8 @@ static int cache_merge(int argc, char **argv)
     if (!e) e = frc_file_save(out, &acc, &d);
     frc_unlock(&lock);
     size_t entries = 0;
-    for (size_t c = 0; c < acc.ncats; c++) entries += acc.cats[c].nentries;
+    for (size_t c = 0; c < acc.ncats; c++)
+        entries += acc.cats[c].nentries;
     if (!e)
         printf("%s: %zu categor%s, %zu entries\n", out, acc.ncats, acc.ncats == 1 ? "y" : "ies",
                entries);
@@ -122,16 +122,18 @@ static int cache_diff(int argc, char **argv)
     size_t changed = 0, only_a = 0, only_b = 0, cats_a = 0, cats_b = 0;
     for (size_t c = 0; !e && c < a.ncats; c++) {
         const frc_category *cb = frc_doc_find_category(&b, a.cats[c].id);
-        if (cb) diff_category(&a.cats[c], cb, &changed, &only_a, &only_b);
-        else cats_a++;
+        if (cb)
+            diff_category(&a.cats[c], cb, &changed, &only_a, &only_b);
+        else
+            cats_a++;
     }
     for (size_t c = 0; !e && c < b.ncats; c++)
         if (!frc_doc_find_category(&a, b.cats[c].id)) cats_b++;
     if (!e)
         printf("%zu key%s with a different winner; %zu keys only in %s, %zu only in %s; "
                "%zu categories only in %s, %zu only in %s\n",
-               changed, changed == 1 ? "" : "s", only_a, argv[1], only_b, argv[2], cats_a,
-               argv[1], cats_b, argv[2]);
+               changed, changed == 1 ? "" : "s", only_a, argv[1], only_b, argv[2], cats_a, argv[1],
+               cats_b, argv[2]);
     frc_doc_cleanup(&a);
     frc_doc_cleanup(&b);
     return e ? frw_cli_fail("cache diff", e, &d) : FRW_EXIT_OK;
@@ -146,6 +148,5 @@ int frw_cmd_cache(int argc, char **argv)
     if (argc < 2) return frw_cli_usage("cache", "expects show, merge or diff");
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(argv[1], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
-    return frw_cli_usage("cache", "unknown subcommand '%s' (expects show, merge or diff)",
-                         argv[1]);
+    return frw_cli_usage("cache", "unknown subcommand '%s' (expects show, merge or diff)", argv[1]);
 }

@@ -52,9 +52,16 @@ int frw_cmd_info(int argc, char **argv)
     bool json = false;
     int c;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        if (c == 't' && !frw_cli_threads("info", optarg)) return FRW_EXIT_USAGE;
-        else if (c == 'j') json = true;
-        else if (c != 't') return frw_cli_bad_option("info", argv, c);
+        switch (c) {
+        case 't':
+            if (!frw_cli_threads("info", optarg)) return FRW_EXIT_USAGE;
+            break;
+        case 'j':
+            json = true;
+            break;
+        default:
+            return frw_cli_bad_option("info", argv, c);
+        }
     }
     if (optind < argc) return frw_cli_usage("info", "unexpected argument '%s'", argv[optind]);
     frc_fingerprint fp = {0};
@@ -63,8 +70,10 @@ int frw_cmd_info(int argc, char **argv)
     frc_category_id(&fp, id);
     frc_fingerprint_text(&fp, text, sizeof text);
     int rc = FRW_EXIT_OK;
-    if (json) rc = print_json(&fp, id, text);
-    else print_text(&fp, id, text);
+    if (json)
+        rc = print_json(&fp, id, text);
+    else
+        print_text(&fp, id, text);
     frc_fingerprint_cleanup(&fp);
     return rc;
 }

@@ -69,12 +69,24 @@ static int parse(int argc, char **argv, run_args *a)
     int c;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case FAST: a->fast = true; break;
-        case FULL: a->full = true; break;
-        case POLICY: a->policy_file = optarg; break;
-        case REPRO: a->run.reproducible = true; break;
-        case WP: a->run.weight_preprocess = true; break;
-        case VERBOSE: a->verbose = true; break;
+        case FAST:
+            a->fast = true;
+            break;
+        case FULL:
+            a->full = true;
+            break;
+        case POLICY:
+            a->policy_file = optarg;
+            break;
+        case REPRO:
+            a->run.reproducible = true;
+            break;
+        case WP:
+            a->run.weight_preprocess = true;
+            break;
+        case VERBOSE:
+            a->verbose = true;
+            break;
         case THREADS:
             if (!frw_cli_threads("run", optarg)) return FRW_EXIT_USAGE;
             break;
@@ -87,9 +99,14 @@ static int parse(int argc, char **argv, run_args *a)
                 return FRW_EXIT_USAGE;
             a->run.workspace_limit = (uint64_t)v;
             break;
-        case REPORT: a->report_file = optarg; break;
-        case HELP: print_run_help(); return FRW_EXIT_OK;
-        default: return frw_cli_bad_option("run", argv, c);
+        case REPORT:
+            a->report_file = optarg;
+            break;
+        case HELP:
+            print_run_help();
+            return FRW_EXIT_OK;
+        default:
+            return frw_cli_bad_option("run", argv, c);
         }
     }
     if (a->fast && a->full)
@@ -130,7 +147,8 @@ static fr_err open_cache(const run_args *a, frc_doc *doc, frc_lock *lock, frc_ca
     if (a->policy_file && a->run.profile) e = frc_lock_acquire(a->policy_file, lock, d);
     if (!e && a->policy_file) {
         e = frc_file_load(a->policy_file, doc, d);
-        if (e == FR_ERR_NOT_FOUND && a->run.profile) e = FR_ERR_OK; /* missing = empty */
+        if (e == FR_ERR_NOT_FOUND && a->run.profile)
+            e = FR_ERR_OK; /* missing = empty */
         else if (e == FR_ERR_NOT_FOUND)
             fr_diag_set(d, e,
                         "%s: no such cache file (without --fast-run or --full-run the cache is "

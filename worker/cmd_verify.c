@@ -83,7 +83,8 @@ int frw_cmd_verify(int argc, char **argv)
             bad_models++;
             continue;
         }
-        for (size_t k = 0; k < m.nops; k++) verify_op(m.name, &m.ops[k], &t);
+        for (size_t k = 0; k < m.nops; k++)
+            verify_op(m.name, &m.ops[k], &t);
         fr_model_cleanup(&m);
     }
     printf("%zu checks, %zu failed%s\n", t.checks, t.failed,

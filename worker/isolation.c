@@ -76,7 +76,8 @@ static void describe_status(int status, frw__child_msg *msg)
 static pid_t wait_child(pid_t pid, int *status)
 {
     pid_t r;
-    while ((r = waitpid(pid, status, 0)) < 0 && errno == EINTR) {}
+    while ((r = waitpid(pid, status, 0)) < 0 && errno == EINTR) {
+    }
     return r;
 }
 

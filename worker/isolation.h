@@ -11,12 +11,12 @@
 
 /* What a child reports: fixed size, written with one write(). */
 typedef struct {
-    int32_t status;   /* fr_err of the child's work; FR_ERR_OK when measured */
+    int32_t status; /* fr_err of the child's work; FR_ERR_OK when measured */
     double median_ms, min_ms;
-    double first_ms;  /* duration of the first (checked) run */
+    double first_ms;         /* duration of the first (checked) run */
     frk_verify_result check; /* what the check against the reference found */
     int64_t samples;
-    double wall_s;    /* set by the parent: how long the child lived */
+    double wall_s;     /* set by the parent: how long the child lived */
     char failure[256]; /* why it failed, when status != OK */
 } frw__child_msg;
 

@@ -39,14 +39,14 @@ fr_err frw_measure_lock_acquire(frw_measure_lock *l, frw_conditions *cond, fr_di
     if (l->fd >= 0) return FR_ERR_OK;
     /* Mode 0666 (before umask) so users sharing the machine share the lock. */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return fr_diag_set(d, FR_ERR_IO, "measurement lock %s: %s", path, strerror(errno));
+    if (fd < 0) return fr_diag_set(d, FR_ERR_IO, "measurement lock %s: %s", path, strerror(errno));
     double t0 = frw_now();
     bool waited = false;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         waited = true;
         int rc;
-        while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {}
+        while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+        }
         if (rc != 0) {
             int err = errno;
             close(fd);

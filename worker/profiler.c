@@ -42,7 +42,8 @@ void frw_profile_opts_default(frw_profile_opts *o)
 
 void frw_results_free(frc_result *r, size_t n)
 {
-    for (size_t i = 0; r && i < n; i++) frc_result_cleanup(&r[i]);
+    for (size_t i = 0; r && i < n; i++)
+        frc_result_cleanup(&r[i]);
     free(r);
 }
 
@@ -101,7 +102,8 @@ static void test_hooks(const char *name)
     const char *hang = getenv("FASTRUN_TEST_HANG_ALGO");
     if (crash && strcmp(crash, name) == 0) raise(SIGSEGV);
     if (hang && strcmp(hang, name) == 0)
-        for (;;) pause();
+        for (;;)
+            pause();
 }
 
 /* The check against the reference; false (msg->failure set) if the candidate failed it. */
@@ -225,8 +227,10 @@ static fr_err measure_all(job *j, const fr_op *op, frk_verify_ref *vr, const frk
         if (e) msg.status = e; /* crashed or timed out: msg.failure says how */
         if (fill_result(cands[i], op, ctx, &msg, &res[i]))
             return fr_diag_set(d, FR_ERR_NOMEM, "out of memory");
-        if (res[i].failure) log->nfailed++;
-        else if (res[i].median_ms < best_ms) best_ms = res[i].median_ms;
+        if (res[i].failure)
+            log->nfailed++;
+        else if (res[i].median_ms < best_ms)
+            best_ms = res[i].median_ms;
     }
     return FR_ERR_OK;
 }

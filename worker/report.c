@@ -51,7 +51,8 @@ void frw_report_print_verbose(const fr_model *m, const frw_run_report *r, FILE *
         fprintf(f, "    key: %s\n", o->key);
         fprintf(f, "    %s -> %s: %s\n", frw_source_name(o->source), o->algo->name, o->why);
         if (o->has_log)
-            fprintf(f, "    profiled %zu candidates (%zu failed) in %.2f s; reference %.4f ms; "
+            fprintf(f,
+                    "    profiled %zu candidates (%zu failed) in %.2f s; reference %.4f ms; "
                     "load %.2f; measurement lock %s\n",
                     o->log.ncandidates, o->log.nfailed, o->log.total_s, o->log.reference_ms,
                     o->log.cond.load1, o->log.cond.lock_waited ? "waited for" : "free");
@@ -59,7 +60,8 @@ void frw_report_print_verbose(const fr_model *m, const frw_run_report *r, FILE *
             fprintf(f, "    weights preprocessed at set-up in %.4f ms (not timed)\n",
                     o->preprocess_ms);
         if (o->ncandidates) fprintf(f, "    candidates:\n");
-        for (size_t c = 0; c < o->ncandidates; c++) print_candidate(&o->candidates[c], f);
+        for (size_t c = 0; c < o->ncandidates; c++)
+            print_candidate(&o->candidates[c], f);
         fprintf(f, "    time in the model run: %.4f ms\n", o->time_ms);
     }
 }
@@ -89,19 +91,21 @@ static json_t *op_json(const frw_op_record *o)
     for (size_t c = 0; cands && c < o->ncandidates; c++)
         json_array_append_new(cands, candidate_json(&o->candidates[c]));
     return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:f, s:f, s:o}", "name", o->name, "key",
-                     o->key, "algorithm", o->algo->name, "attributes", frw_attrs_json(o->algo->attrs),
-                     "source", frw_source_name(o->source), "why", o->why, "time_ms", o->time_ms,
-                     "preprocess_ms", o->preprocess_ms, "candidates", cands);
+                     o->key, "algorithm", o->algo->name, "attributes",
+                     frw_attrs_json(o->algo->attrs), "source", frw_source_name(o->source), "why",
+                     o->why, "time_ms", o->time_ms, "preprocess_ms", o->preprocess_ms, "candidates",
+                     cands);
 }
 
 fr_err frw_report_write_json(const frw_run_report *r, const char *path, fr_diag *d)
 {
     json_t *ops = json_array();
-    for (size_t i = 0; ops && i < r->nops; i++) json_array_append_new(ops, op_json(&r->ops[i]));
-    json_t *root = json_pack("{s:s, s:f, s:i, s:I, s:f, s:o}", "category", r->category,
-                             "total_ms", r->total_ms, "iterations", r->iterations, "profiled",
-                             (json_int_t)r->profiled, "profiling_s", r->profiling_s,
-                             "operators", ops);
+    for (size_t i = 0; ops && i < r->nops; i++)
+        json_array_append_new(ops, op_json(&r->ops[i]));
+    json_t *root =
+        json_pack("{s:s, s:f, s:i, s:I, s:f, s:o}", "category", r->category, "total_ms",
+                  r->total_ms, "iterations", r->iterations, "profiled", (json_int_t)r->profiled,
+                  "profiling_s", r->profiling_s, "operators", ops);
     if (!root) return fr_diag_set(d, FR_ERR_NOMEM, "%s: cannot build the report", path);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());

@@ -20,9 +20,12 @@
 const char *frw_source_name(frw_source s)
 {
     switch (s) {
-    case FRW_SRC_CACHE: return "cache";
-    case FRW_SRC_PROFILED: return "profiled";
-    case FRW_SRC_HEURISTIC: return "heuristic";
+    case FRW_SRC_CACHE:
+        return "cache";
+    case FRW_SRC_PROFILED:
+        return "profiled";
+    case FRW_SRC_HEURISTIC:
+        return "heuristic";
     }
     return "unknown";
 }
@@ -96,8 +99,8 @@ static void use_result(const fr_op *op, const frw_run_opts *o, const frc_result 
     rec->algo = a;
     rec->source = src;
     if (top == best)
-        snprintf(rec->why, sizeof rec->why, "%s: fastest of %zu candidates (median %.4g ms)",
-                 what, e ? e->nresults : (size_t)1, best->median_ms);
+        snprintf(rec->why, sizeof rec->why, "%s: fastest of %zu candidates (median %.4g ms)", what,
+                 e ? e->nresults : (size_t)1, best->median_ms);
     else
         snprintf(rec->why, sizeof rec->why,
                  "%s: fastest of %zu candidates that meets the policy (median %.4g ms; %.60s "
@@ -114,8 +117,8 @@ typedef struct {
 static void on_candidate(void *ctx, size_t i, size_t n, const char *algo)
 {
     const progress *p = ctx;
-    fprintf(stderr, "\r\033[Kprofiling [%zu/%zu] %s: %s (%zu/%zu)", p->i + 1, p->n, p->name,
-            algo, i + 1, n);
+    fprintf(stderr, "\r\033[Kprofiling [%zu/%zu] %s: %s (%zu/%zu)", p->i + 1, p->n, p->name, algo,
+            i + 1, n);
     fflush(stderr);
 }
 
@@ -172,8 +175,7 @@ static fr_err choose(const fr_model *m, size_t idx, const frw_run_opts *o, frw_r
         if (st == FRC_HIT)
             use_result(&mop->op, o, best, FRW_SRC_PROFILED, what, rec);
         else
-            use_heuristic(&mop->op, o, "profiled, but no measured algorithm meets the policy",
-                          rec);
+            use_heuristic(&mop->op, o, "profiled, but no measured algorithm meets the policy", rec);
     } else if (st == FRC_NONE_ACCEPTED) {
         use_heuristic(&mop->op, o, "cached entry has no algorithm meeting the policy", rec);
     } else if (o->cat || o->cache_name) {
@@ -207,8 +209,8 @@ static fr_err execute(const frw_run_opts *o, frw_run_report *rep, frw_buffers *b
     frk_ctx_default(&ctx);
     for (size_t i = 0; i < rep->nops; i++) {
         frw_op_record *rec = &rep->ops[i];
-        fr_err e = frw_buffers_alloc(&m->ops[i].op, rec->algo, &ctx, frw_seed_of(rec->key),
-                                     &bufs[i], d);
+        fr_err e =
+            frw_buffers_alloc(&m->ops[i].op, rec->algo, &ctx, frw_seed_of(rec->key), &bufs[i], d);
         double t0 = frw_now();
         if (!e && o->weight_preprocess)
             e = frw_buffers_preprocess(&m->ops[i].op, rec->algo, &ctx, &bufs[i], d);
@@ -270,7 +272,8 @@ fr_err frw_run_model(const fr_model *m, const frw_run_opts *o, frw_run_report *o
     frw_buffers *bufs = calloc(m->nops, sizeof *bufs);
     if (!bufs) return fr_diag_set(d, FR_ERR_NOMEM, "out of memory");
     e = execute(o, out, bufs, m, d);
-    for (size_t i = 0; i < m->nops; i++) frw_buffers_free(&bufs[i]);
+    for (size_t i = 0; i < m->nops; i++)
+        frw_buffers_free(&bufs[i]);
     free(bufs);
     return e;
 }

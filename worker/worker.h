@@ -43,16 +43,16 @@ FR_WUR fr_err frw_fingerprint(frc_fingerprint *out);
  * or workers never time at once on one machine.
  * ------------------------------------------------------------------------------------------- */
 typedef struct {
-    int threads;        /* thread count of the measurement */
-    double load1;       /* 1-minute load average when measuring started (-1 if unknown) */
-    bool lock_waited;   /* another process held the measurement lock when we asked */
-    double lock_wait_s; /* how long we waited for it */
+    int threads;          /* thread count of the measurement */
+    double load1;         /* 1-minute load average when measuring started (-1 if unknown) */
+    bool lock_waited;     /* another process held the measurement lock when we asked */
+    double lock_wait_s;   /* how long we waited for it */
     int64_t started_unix; /* wall-clock start, seconds since the epoch */
-    double duration_s;  /* time spent measuring (lock held) */
+    double duration_s;    /* time spent measuring (lock held) */
 } frw_conditions;
 
 typedef struct {
-    int fd; /* -1 when not held; frw_measure_lock_init sets it */
+    int fd;    /* -1 when not held; frw_measure_lock_init sets it */
     double t0; /* monotonic time when acquired */
 } frw_measure_lock;
 
@@ -110,7 +110,7 @@ typedef struct {
     bool full;          /* also profile NAIVE algorithms (--full-run) */
     double min_time_ms; /* timing stops once both this and min_samples are reached */
     int min_samples;
-    int max_samples;    /* hard caps */
+    int max_samples; /* hard caps */
     double max_time_ms;
     /* Called before each candidate (may be NULL): candidate index and count, algorithm name. */
     void (*on_candidate)(void *ctx, size_t i, size_t n, const char *algo);
@@ -121,9 +121,9 @@ typedef struct {
 void frw_profile_opts_default(frw_profile_opts *o);
 
 typedef struct {
-    frw_conditions cond;   /* of this operator's measurement */
-    double reference_ms;   /* one run of the naive reference */
-    double total_s;        /* wall time of the whole profile */
+    frw_conditions cond; /* of this operator's measurement */
+    double reference_ms; /* one run of the naive reference */
+    double total_s;      /* wall time of the whole profile */
     size_t ncandidates, nfailed;
     const char *first_why; /* the heuristic's reason for its pick (static) */
 } frw_profile_log;
@@ -156,40 +156,40 @@ typedef fr_err (*frw_sink_fn)(void *ctx, const frc_category *cat, const char *ke
                               const frw_profile_log *log, fr_diag *d);
 
 typedef struct {
-    bool profile;           /* --fast-run or --full-run: profile misses */
-    bool reproducible;      /* choose only REPRODUCIBLE algorithms */
-    bool weight_preprocess; /* --weight-preprocess */
+    bool profile;             /* --fast-run or --full-run: profile misses */
+    bool reproducible;        /* choose only REPRODUCIBLE algorithms */
+    bool weight_preprocess;   /* --weight-preprocess */
     uint64_t workspace_limit; /* bytes, 0 = none */
-    int iterations;         /* timed runs of the whole model */
-    frw_profile_opts prof;  /* prof.full: --full-run */
-    frc_category *cat;      /* borrowed, may be NULL (no cache: heuristic unless profiling) */
-    const char *cache_name; /* for messages ("cache.json"), may be NULL */
-    frw_sink_fn sink;       /* may be NULL */
+    int iterations;           /* timed runs of the whole model */
+    frw_profile_opts prof;    /* prof.full: --full-run */
+    frc_category *cat;        /* borrowed, may be NULL (no cache: heuristic unless profiling) */
+    const char *cache_name;   /* for messages ("cache.json"), may be NULL */
+    frw_sink_fn sink;         /* may be NULL */
     void *sink_ctx;
-    bool progress;          /* progress bar on stderr */
+    bool progress; /* progress bar on stderr */
 } frw_run_opts;
 
 /* One operator of a run. */
 typedef struct {
-    const char *name;         /* borrowed from the model */
+    const char *name; /* borrowed from the model */
     char key[FR_MAX_KEY_LEN];
-    const frk_algo *algo;     /* the algorithm run */
+    const frk_algo *algo; /* the algorithm run */
     frw_source source;
-    char why[256];            /* why this algorithm, in words */
-    double time_ms;           /* median over the timed model runs */
-    double preprocess_ms;     /* weight transform at set-up (0 if none) */
-    frc_result *candidates;   /* owned copy of the ranking used or produced, may be empty */
+    char why[256];          /* why this algorithm, in words */
+    double time_ms;         /* median over the timed model runs */
+    double preprocess_ms;   /* weight transform at set-up (0 if none) */
+    frc_result *candidates; /* owned copy of the ranking used or produced, may be empty */
     size_t ncandidates;
     bool has_log;
-    frw_profile_log log;      /* when profiled in this run */
+    frw_profile_log log; /* when profiled in this run */
 } frw_op_record;
 
 typedef struct {
     char category[17];
     frw_op_record *ops; /* owned, one per model operator */
     size_t nops;
-    double total_ms;    /* median of one whole-model run */
-    size_t profiled;    /* operators profiled in this run */
+    double total_ms; /* median of one whole-model run */
+    size_t profiled; /* operators profiled in this run */
     double profiling_s;
     int iterations;
     frw_conditions cond; /* of the timed model runs */

@@ -51,7 +51,8 @@ void fx_teardown(void)
     free(last.err);
     memset(&last, 0, sizeof last);
     if (tmpdir[0]) nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    for (size_t i = 0; i < npaths; i++) free(paths[i]);
+    for (size_t i = 0; i < npaths; i++)
+        free(paths[i]);
     npaths = 0;
 }
 
@@ -96,7 +97,8 @@ static void exec_child(const char *const *env, const char *const *args, const ch
     if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(tmpdir) != 0) _exit(127);
     const char *argv[64] = {FASTRUN_BIN};
     size_t n = 1;
-    for (; args[n - 1] && n < 63; n++) argv[n] = args[n - 1];
+    for (; args[n - 1] && n < 63; n++)
+        argv[n] = args[n - 1];
     argv[n] = NULL;
     execv(FASTRUN_BIN, (char *const *)argv);
     _exit(127);
@@ -181,7 +183,8 @@ size_t fx_count_source(const json_t *report, const char *src)
 {
     size_t n = 0, i;
     json_t *op;
-    json_array_foreach(json_object_get(report, "operators"), i, op) {
+    json_array_foreach(json_object_get(report, "operators"), i, op)
+    {
         const char *s = json_string_value(json_object_get(op, "source"));
         if (s && strcmp(s, src) == 0) n++;
     }

@@ -23,13 +23,12 @@ static json_t *run_json(const char *const *env, const char *const *args)
 
 Test(cmd, info_drops_an_inherited_openblas_coretype)
 {
-    json_t *j = run_json((const char *[]){"OPENBLAS_CORETYPE=Haswell",
-                                          "FASTRUN_KEEP_OPENBLAS_CORETYPE", NULL},
-                         (const char *[]){"info", "--json", NULL});
+    json_t *j = run_json(
+        (const char *[]){"OPENBLAS_CORETYPE=Haswell", "FASTRUN_KEEP_OPENBLAS_CORETYPE", NULL},
+        (const char *[]){"info", "--json", NULL});
     const char *id = json_string_value(json_object_get(j, "category"));
     cr_assert(id && strlen(id) == 16 && strspn(id, "0123456789abcdef") == 16, "%s", id);
-    cr_assert_str_eq(json_string_value(json_object_get(j, "openblas_coretype_dropped")),
-                     "Haswell");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "openblas_coretype_dropped")), "Haswell");
     json_t *fp = json_object_get(j, "fingerprint");
     cr_assert_str_neq(json_string_value(json_object_get(fp, "blas_core")), "Haswell");
     /* The id is the cache module's id of the fingerprint shown. */
@@ -42,8 +41,8 @@ Test(cmd, info_drops_an_inherited_openblas_coretype)
     frc_fingerprint_cleanup(&f);
     json_decref(j);
 
-    fx_result r = fx_run((const char *[]){"OPENBLAS_CORETYPE=Haswell", NULL},
-                         (const char *[]){"info", NULL});
+    fx_result r =
+        fx_run((const char *[]){"OPENBLAS_CORETYPE=Haswell", NULL}, (const char *[]){"info", NULL});
     cr_assert(fx_has(r.out, "OPENBLAS_CORETYPE=Haswell was dropped"), "%s", r.out);
 }
 
@@ -51,9 +50,9 @@ Test(cmd, info_keeps_the_coretype_when_asked_and_the_category_changes)
 {
     json_t *dropped = run_json((const char *[]){"OPENBLAS_CORETYPE=Haswell", NULL},
                                (const char *[]){"info", "--json", NULL});
-    json_t *kept = run_json((const char *[]){"OPENBLAS_CORETYPE=Haswell",
-                                             "FASTRUN_KEEP_OPENBLAS_CORETYPE=1", NULL},
-                            (const char *[]){"info", "--json", NULL});
+    json_t *kept = run_json(
+        (const char *[]){"OPENBLAS_CORETYPE=Haswell", "FASTRUN_KEEP_OPENBLAS_CORETYPE=1", NULL},
+        (const char *[]){"info", "--json", NULL});
     json_t *fp = json_object_get(kept, "fingerprint");
     cr_assert_str_eq(json_string_value(json_object_get(fp, "blas_core")), "Haswell");
     cr_assert(json_is_null(json_object_get(kept, "openblas_coretype_dropped")));
@@ -67,8 +66,8 @@ Test(cmd, info_threads_are_part_of_the_category)
 {
     json_t *one = run_json(NULL, (const char *[]){"info", "--json", "--threads", "1", NULL});
     json_t *two = run_json(NULL, (const char *[]){"info", "--json", "--threads", "2", NULL});
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(one, "fingerprint"),
-                                                    "threads")), 1);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(one, "fingerprint"), "threads")), 1);
     cr_assert_str_neq(json_string_value(json_object_get(one, "category")),
                       json_string_value(json_object_get(two, "category")));
     json_decref(one);
@@ -81,7 +80,8 @@ Test(cmd, algos_lists_the_registry)
     cr_assert(json_array_size(j) >= 4);
     size_t i, naive = 0, with_pre = 0;
     json_t *a;
-    json_array_foreach(j, i, a) {
+    json_array_foreach(j, i, a)
+    {
         cr_assert_not_null(json_string_value(json_object_get(a, "name")));
         cr_assert_not_null(json_string_value(json_object_get(a, "doc")));
         cr_assert(json_is_boolean(json_object_get(a, "weight_preprocess")));
@@ -106,7 +106,8 @@ static void verify_passes(const char *const *args, size_t min_checks)
     cr_assert_not(fx_has(r.out, "FAIL"), "%s", r.out);
     size_t checks = 0;
     cr_assert(strstr(r.out, " checks, 0 failed"), "%s", r.out);
-    for (const char *p = r.out; (p = strstr(p, " ok ")); p++) checks++;
+    for (const char *p = r.out; (p = strstr(p, " ok ")); p++)
+        checks++;
     cr_assert_geq(checks, min_checks, "%s", r.out);
 }
 
@@ -125,7 +126,8 @@ Test(cmd, verify_passes_on_transformer_and_resnet_operators)
     json_t *ops = json_object_get(resnet, "operators"), *some = json_array();
     size_t i;
     json_t *op;
-    json_array_foreach(ops, i, op) {
+    json_array_foreach(ops, i, op)
+    {
         const char *name = json_string_value(json_object_get(op, "name"));
         if (!strcmp(name, "conv1") || !strcmp(name, "l3.3x3") || !strcmp(name, "l2.down"))
             json_array_append(some, op);
@@ -157,7 +159,8 @@ Test(cmd, bench_times_every_algorithm_with_speedups)
     cr_assert_eq(json_array_size(ops), 2);
     size_t i;
     json_t *op;
-    json_array_foreach(ops, i, op) {
+    json_array_foreach(ops, i, op)
+    {
         json_t *cands = json_object_get(op, "candidates");
         cr_assert_geq(json_array_size(cands), 3, "naive included");
         json_t *first = json_array_get(cands, 0);
@@ -170,9 +173,9 @@ Test(cmd, bench_times_every_algorithm_with_speedups)
 Test(cmd, cache_show_merge_and_diff)
 {
     const char *a = fx_path("a.json"), *b = fx_path("b.json"), *out = fx_path("out.json");
-    fx_result r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
-                                                "--fast-run-algo-policy", a, "--iterations", "1",
-                                                NULL});
+    fx_result r =
+        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
+                                      "--fast-run-algo-policy", a, "--iterations", "1", NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     r = fx_run(NULL, (const char *[]){"run", fx_model("transformer-small.json"), "--fast-run",
                                       "--fast-run-algo-policy", b, "--iterations", "1", NULL});
@@ -218,8 +221,8 @@ Test(cmd, cache_commands_refuse_corrupt_files)
     fx_result r = fx_run(NULL, (const char *[]){"cache", "show", fx_path("bad.json"), NULL});
     cr_assert_eq(r.code, 1);
     cr_assert(fx_has(r.err, "bad.json"), "%s", r.err);
-    r = fx_run(NULL, (const char *[]){"cache", "merge", fx_path("o.json"), fx_path("bad.json"),
-                                      NULL});
+    r = fx_run(NULL,
+               (const char *[]){"cache", "merge", fx_path("o.json"), fx_path("bad.json"), NULL});
     cr_assert_eq(r.code, 1);
     cr_assert_null(fx_read(fx_path("o.json"), NULL), "nothing written on error");
 }
@@ -236,7 +239,8 @@ static void model_error(const char *op_json, const char *const *needles)
         cr_assert(fx_has(r.err, needles[i]), "'%s' not in: %s", needles[i], r.err);
 }
 
-#define MM(extra) "{\"name\": \"fc\", \"op\": \"matmul\", \"batch\": 1, \"m\": 2, \"n\": 2, " extra "}"
+#define MM(extra)                                                                                  \
+    "{\"name\": \"fc\", \"op\": \"matmul\", \"batch\": 1, \"m\": 2, \"n\": 2, " extra "}"
 
 Test(cmd, model_file_errors_name_file_operator_and_field)
 {
@@ -244,8 +248,8 @@ Test(cmd, model_file_errors_name_file_operator_and_field)
                 (const char *[]){"bad.json: operator 'fc' (#0): field 'bias'", NULL});
     model_error("{\"name\": \"p\", \"op\": \"maxpool\"}",
                 (const char *[]){"bad.json: operator 'p' (#0): field 'op'", "maxpool", NULL});
-    model_error(MM("\"k\": \"2\""), (const char *[]){"bad.json: operator 'fc' (#0): field 'k'",
-                                                     NULL});
+    model_error(MM("\"k\": \"2\""),
+                (const char *[]){"bad.json: operator 'fc' (#0): field 'k'", NULL});
     model_error(MM("\"k\": 2") ", " MM("\"k\": 3"),
                 (const char *[]){"bad.json: operator 'fc' (#1): field 'name'", "duplicate", NULL});
     model_error("{\"name\": \"c\", \"op\": \"conv2d\", \"n\": 1, \"c\": 1, \"h\": 2, \"w\": 8, "

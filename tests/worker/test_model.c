@@ -13,7 +13,8 @@
 /* A one-operator model: the conv2d of tiny.json's "stem" with `extra` spliced in (a field, or a
  * replacement written over one with the same name later wins as a JSON duplicate would not). */
 #define STEM_FIELDS                                                                                \
-    "\"n\": 1, \"c\": 3, \"h\": 32, \"w\": 32, \"k\": 16, \"r\": 3, \"s\": 3, \"stride\": [1, 1], " \
+    "\"n\": 1, \"c\": 3, \"h\": 32, \"w\": 32, \"k\": 16, \"r\": 3, \"s\": 3, \"stride\": [1, "    \
+    "1], "                                                                                         \
     "\"pad\": [1, 1], \"dilation\": [1, 1], \"groups\": 1"
 
 static fr_err parse(const char *text, fr_model *m, fr_diag *d)
@@ -118,9 +119,11 @@ Test(model, only_json_integers_in_range_are_sizes)
     const char *bad[] = {"3.0", "\"3\"", "-1", "0", "true", "null", "2000000"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char fields[512];
-        snprintf(fields, sizeof fields, "\"n\": 1, \"c\": %s, \"h\": 32, \"w\": 32, \"k\": 16, "
+        snprintf(fields, sizeof fields,
+                 "\"n\": 1, \"c\": %s, \"h\": 32, \"w\": 32, \"k\": 16, "
                  "\"r\": 3, \"s\": 3, \"stride\": [1, 1], \"pad\": [1, 1], \"dilation\": [1, 1], "
-                 "\"groups\": 1", bad[i]);
+                 "\"groups\": 1",
+                 bad[i]);
         expect_error(conv_model(fields), FR_ERR_BAD_MODEL,
                      (const char *[]){"m.json: operator 'stem' (#1): field 'c'", NULL});
     }
@@ -134,9 +137,11 @@ Test(model, pairs_need_two_integers)
     const char *bad[] = {"[1]", "[1, 1, 1]", "1", "[1, -1]", "[1, 1.5]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char fields[512];
-        snprintf(fields, sizeof fields, "\"n\": 1, \"c\": 3, \"h\": 32, \"w\": 32, \"k\": 16, "
+        snprintf(fields, sizeof fields,
+                 "\"n\": 1, \"c\": 3, \"h\": 32, \"w\": 32, \"k\": 16, "
                  "\"r\": 3, \"s\": 3, \"stride\": [1, 1], \"pad\": %s, \"dilation\": [1, 1], "
-                 "\"groups\": 1", bad[i]);
+                 "\"groups\": 1",
+                 bad[i]);
         expect_error(conv_model(fields), FR_ERR_BAD_MODEL,
                      (const char *[]){"operator 'stem' (#1): field 'pad'", NULL});
     }
@@ -153,8 +158,10 @@ Test(model, names_are_unique_bounded_strings)
     memset(long_name, 'x', FR_MODEL_MAX_NAME + 1);
     long_name[FR_MODEL_MAX_NAME + 1] = '\0';
     char text[1024];
-    snprintf(text, sizeof text, "{\"name\": \"x\", \"operators\": [{\"name\": \"%s\", \"op\": "
-             "\"matmul\", \"batch\": 1, \"m\": 2, \"n\": 2, \"k\": 2}]}", long_name);
+    snprintf(text, sizeof text,
+             "{\"name\": \"x\", \"operators\": [{\"name\": \"%s\", \"op\": "
+             "\"matmul\", \"batch\": 1, \"m\": 2, \"n\": 2, \"k\": 2}]}",
+             long_name);
     expect_error(text, FR_ERR_BAD_MODEL, (const char *[]){"operator #0: field 'name'", NULL});
     expect_error("{\"name\": \"x\", \"operators\": [{\"name\": 7, \"op\": \"matmul\"}]}",
                  FR_ERR_BAD_MODEL, (const char *[]){"operator #0: field 'name'", NULL});
@@ -168,8 +175,8 @@ Test(model, shape_rules_name_the_field)
     expect_error(conv_model("\"n\": 1, \"c\": 3, \"h\": 2, \"w\": 32, \"k\": 16, \"r\": 5, "
                             "\"s\": 3, \"stride\": [1, 1], \"pad\": [0, 0], \"dilation\": [1, 1], "
                             "\"groups\": 1"),
-                 FR_ERR_BAD_MODEL, (const char *[]){"operator 'stem' (#1): field 'h'", "empty",
-                                                    NULL});
+                 FR_ERR_BAD_MODEL,
+                 (const char *[]){"operator 'stem' (#1): field 'h'", "empty", NULL});
     expect_error(conv_model("\"n\": 1, \"c\": 3, \"h\": 32, \"w\": 32, \"k\": 16, \"r\": 3, "
                             "\"s\": 3, \"stride\": [1, 1], \"pad\": [1, 1], \"dilation\": [1, 1], "
                             "\"groups\": 2"),

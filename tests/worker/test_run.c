@@ -59,8 +59,10 @@ static bool has_candidate(const json_t *rep, const char *algo, bool measured)
 {
     size_t i, j;
     json_t *op, *c;
-    json_array_foreach(json_object_get(rep, "operators"), i, op) {
-        json_array_foreach(json_object_get(op, "candidates"), j, c) {
+    json_array_foreach(json_object_get(rep, "operators"), i, op)
+    {
+        json_array_foreach(json_object_get(op, "candidates"), j, c)
+        {
             if (strcmp(json_string_value(json_object_get(c, "algorithm")), algo) != 0) continue;
             if (!measured || json_object_get(c, "median_ms")) return true;
         }
@@ -90,9 +92,9 @@ Test(run, no_flags_uses_the_heuristic_for_every_operator)
 
 Test(run, fast_run_profiles_every_operator_in_memory_without_naive)
 {
-    fx_result r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
-                                                "--iterations", "2", "--report",
-                                                fx_path("r.json"), NULL});
+    fx_result r =
+        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run", "--iterations",
+                                      "2", "--report", fx_path("r.json"), NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     json_t *rep = fx_json(fx_path("r.json"));
     cr_assert_eq(profiled(rep), 7);
@@ -104,9 +106,9 @@ Test(run, fast_run_profiles_every_operator_in_memory_without_naive)
 
 Test(run, full_run_also_measures_naive)
 {
-    fx_result r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--full-run",
-                                                "--iterations", "2", "--report",
-                                                fx_path("r.json"), NULL});
+    fx_result r =
+        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--full-run", "--iterations",
+                                      "2", "--report", fx_path("r.json"), NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     json_t *rep = fx_json(fx_path("r.json"));
     cr_assert_eq(profiled(rep), 7);
@@ -117,8 +119,8 @@ Test(run, full_run_also_measures_naive)
 
 Test(run, fast_and_full_together_is_a_usage_error)
 {
-    fx_result r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
-                                                "--full-run", NULL});
+    fx_result r = fx_run(
+        NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run", "--full-run", NULL});
     cr_assert_eq(r.code, 2);
     cr_assert(fx_has(r.err, "--fast-run") && fx_has(r.err, "--full-run"), "%s", r.err);
 }
@@ -157,9 +159,8 @@ Test(run, several_models_accumulate_in_one_file)
     const char *models[] = {"tiny.json", "transformer-small.json"};
     for (int i = 0; i < 2; i++) {
         fx_result r = fx_run(NULL, (const char *[]){"run", fx_model(models[i]), "--fast-run",
-                                                    "--fast-run-algo-policy", cache,
-                                                    "--iterations", "1", "--report",
-                                                    fx_path("r.json"), NULL});
+                                                    "--fast-run-algo-policy", cache, "--iterations",
+                                                    "1", "--report", fx_path("r.json"), NULL});
         cr_assert_eq(r.code, 0, "%s", r.err);
     }
     json_t *rep = fx_json(fx_path("r.json"));
@@ -172,9 +173,9 @@ Test(run, several_models_accumulate_in_one_file)
 Test(run, policy_file_alone_never_profiles_nor_rewrites)
 {
     const char *cache = fx_path("c.json");
-    fx_result r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
-                                                "--fast-run-algo-policy", cache, "--iterations",
-                                                "1", NULL});
+    fx_result r =
+        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
+                                      "--fast-run-algo-policy", cache, "--iterations", "1", NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     struct stat st1, st2;
     cr_assert_eq(stat(cache, &st1), 0);
@@ -183,9 +184,8 @@ Test(run, policy_file_alone_never_profiles_nor_rewrites)
     sleep(1); /* so that a rewrite would show in the mtime even on coarse clocks */
 
     /* A covered model: every operator from the cache. */
-    r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run-algo-policy",
-                                      cache, "--iterations", "1", "--report", fx_path("r1.json"),
-                                      NULL});
+    r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run-algo-policy", cache,
+                                      "--iterations", "1", "--report", fx_path("r1.json"), NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     json_t *rep = fx_json(fx_path("r1.json"));
     cr_assert_eq(fx_count_source(rep, "cache"), 7);
@@ -206,16 +206,17 @@ Test(run, policy_file_alone_never_profiles_nor_rewrites)
     char *after = fx_read(cache, &len2);
     cr_assert(len1 == len2 && memcmp(before, after, len1) == 0, "the file was rewritten");
     cr_assert(st1.st_mtim.tv_sec == st2.st_mtim.tv_sec &&
-              st1.st_mtim.tv_nsec == st2.st_mtim.tv_nsec, "mtime changed");
+                  st1.st_mtim.tv_nsec == st2.st_mtim.tv_nsec,
+              "mtime changed");
     free(before);
     free(after);
 }
 
 Test(run, policy_file_alone_must_exist)
 {
-    fx_result r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"),
-                                                "--fast-run-algo-policy", fx_path("none.json"),
-                                                NULL});
+    fx_result r =
+        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run-algo-policy",
+                                      fx_path("none.json"), NULL});
     cr_assert_eq(r.code, 1);
     cr_assert(fx_has(r.err, "none.json"), "%s", r.err);
     cr_assert_null(fx_read(fx_path("none.json"), NULL), "must not be created");
@@ -223,14 +224,15 @@ Test(run, policy_file_alone_must_exist)
 
 Test(run, reproducible_chooses_only_reproducible_but_measures_all)
 {
-    fx_result r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
-                                                "--reproducible", "--iterations", "1",
-                                                "--report", fx_path("r.json"), NULL});
+    fx_result r =
+        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run", "--reproducible",
+                                      "--iterations", "1", "--report", fx_path("r.json"), NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     json_t *rep = fx_json(fx_path("r.json"));
     size_t i;
     json_t *op;
-    json_array_foreach(json_object_get(rep, "operators"), i, op) {
+    json_array_foreach(json_object_get(rep, "operators"), i, op)
+    {
         cr_assert(attrs_have(json_object_get(op, "attributes"), "REPRODUCIBLE"), "%s",
                   json_string_value(json_object_get(op, "algorithm")));
     }
@@ -242,15 +244,16 @@ Test(run, reproducible_chooses_only_reproducible_but_measures_all)
 Test(run, weight_preprocess_is_part_of_the_key)
 {
     const char *cache = fx_path("c.json");
-    fx_result r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
-                                                "--weight-preprocess", "--fast-run-algo-policy",
-                                                cache, "--iterations", "1", "--report",
-                                                fx_path("r1.json"), NULL});
+    fx_result r =
+        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
+                                      "--weight-preprocess", "--fast-run-algo-policy", cache,
+                                      "--iterations", "1", "--report", fx_path("r1.json"), NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     json_t *rep = fx_json(fx_path("r1.json"));
     size_t i;
     json_t *op;
-    json_array_foreach(json_object_get(rep, "operators"), i, op) {
+    json_array_foreach(json_object_get(rep, "operators"), i, op)
+    {
         const char *key = json_string_value(json_object_get(op, "key"));
         cr_assert(strlen(key) > 5 && strcmp(key + strlen(key) - 5, " wp=1") == 0, "%s", key);
     }
@@ -280,9 +283,9 @@ Test(run, verbose_explains_every_operator)
 Test(run, corrupt_or_truncated_cache_is_an_error_and_left_untouched)
 {
     const char *cache = fx_path("c.json");
-    fx_result r = fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
-                                                "--fast-run-algo-policy", cache, "--iterations",
-                                                "1", NULL});
+    fx_result r =
+        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
+                                      "--fast-run-algo-policy", cache, "--iterations", "1", NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     size_t len;
     char *full = fx_read(cache, &len);
@@ -291,8 +294,11 @@ Test(run, corrupt_or_truncated_cache_is_an_error_and_left_untouched)
     const char *flags[][2] = {{"--fast-run", "--fast-run-algo-policy"},
                               {"--fast-run-algo-policy", NULL}};
     for (int i = 0; i < 2; i++) {
-        const char *args[] = {"run", fx_model("tiny.json"), flags[i][0],
-                              flags[i][1] ? flags[i][1] : cache, flags[i][1] ? cache : NULL,
+        const char *args[] = {"run",
+                              fx_model("tiny.json"),
+                              flags[i][0],
+                              flags[i][1] ? flags[i][1] : cache,
+                              flags[i][1] ? cache : NULL,
                               NULL};
         r = fx_run(NULL, args);
         cr_assert_eq(r.code, 1, "%s", r.err);
@@ -309,11 +315,12 @@ Test(run, resumes_after_sigkill_and_profiles_only_the_rest)
     const char *model = fx_path("six.json");
     const char *cache = fx_path("c.json");
     write_six_op_model(model);
-    pid_t pid = fx_spawn(NULL, (const char *[]){"run", model, "--fast-run",
-                                                "--fast-run-algo-policy", cache, NULL},
-                         "killed");
+    pid_t pid = fx_spawn(
+        NULL, (const char *[]){"run", model, "--fast-run", "--fast-run-algo-policy", cache, NULL},
+        "killed");
     struct timespec tick = {0, 5 * 1000 * 1000};
-    for (int i = 0; i < 12000 && access(cache, F_OK) != 0; i++) nanosleep(&tick, NULL);
+    for (int i = 0; i < 12000 && access(cache, F_OK) != 0; i++)
+        nanosleep(&tick, NULL);
     cr_assert_eq(access(cache, F_OK), 0, "no operator was saved in time");
     kill(-pid, SIGKILL);
     cr_assert_eq(fx_wait(pid), -SIGKILL, "it finished before it could be killed");
@@ -342,15 +349,16 @@ Test(run, a_second_run_on_the_same_file_gets_the_lock_error)
     write_six_op_model(model);
     char lockfile[600];
     snprintf(lockfile, sizeof lockfile, "%s.lock", cache);
-    pid_t first = fx_spawn(NULL, (const char *[]){"run", model, "--fast-run",
-                                                  "--fast-run-algo-policy", cache, "--iterations",
-                                                  "1", NULL},
+    pid_t first = fx_spawn(NULL,
+                           (const char *[]){"run", model, "--fast-run", "--fast-run-algo-policy",
+                                            cache, "--iterations", "1", NULL},
                            "first");
     struct timespec tick = {0, 5 * 1000 * 1000};
-    for (int i = 0; i < 2000 && access(lockfile, F_OK) != 0; i++) nanosleep(&tick, NULL);
+    for (int i = 0; i < 2000 && access(lockfile, F_OK) != 0; i++)
+        nanosleep(&tick, NULL);
     cr_assert_eq(access(lockfile, F_OK), 0, "the first run never took the lock");
-    fx_result r = fx_run(NULL, (const char *[]){"run", model, "--fast-run",
-                                                "--fast-run-algo-policy", cache, NULL});
+    fx_result r = fx_run(
+        NULL, (const char *[]){"run", model, "--fast-run", "--fast-run-algo-policy", cache, NULL});
     cr_assert_eq(r.code, 1, "%s", r.err);
     cr_assert(fx_has(r.err, "c.json") && fx_has(r.err, "lock"), "%s", r.err);
     cr_assert_eq(fx_wait(first), 0, "the first run must finish normally");
@@ -358,19 +366,21 @@ Test(run, a_second_run_on_the_same_file_gets_the_lock_error)
 
 Test(run, a_crashing_candidate_is_recorded_and_the_run_succeeds)
 {
-    fx_result r = fx_run((const char *[]){"FASTRUN_TEST_CRASH_ALGO=conv2d.im2col_gemm", NULL},
-                         (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
-                                          "--iterations", "1", "--report", fx_path("r.json"),
-                                          NULL});
+    fx_result r =
+        fx_run((const char *[]){"FASTRUN_TEST_CRASH_ALGO=conv2d.im2col_gemm", NULL},
+               (const char *[]){"run", fx_model("tiny.json"), "--fast-run", "--iterations", "1",
+                                "--report", fx_path("r.json"), NULL});
     cr_assert_eq(r.code, 0, "%s", r.err);
     json_t *rep = fx_json(fx_path("r.json"));
     cr_assert_eq(profiled(rep), 7);
     size_t i, j, crashed = 0;
     json_t *op, *c;
-    json_array_foreach(json_object_get(rep, "operators"), i, op) {
+    json_array_foreach(json_object_get(rep, "operators"), i, op)
+    {
         cr_assert_str_neq(json_string_value(json_object_get(op, "algorithm")),
                           "conv2d.im2col_gemm");
-        json_array_foreach(json_object_get(op, "candidates"), j, c) {
+        json_array_foreach(json_object_get(op, "candidates"), j, c)
+        {
             const char *f = json_string_value(json_object_get(c, "failure"));
             if (strcmp(json_string_value(json_object_get(c, "algorithm")), "conv2d.im2col_gemm"))
                 continue;
@@ -399,7 +409,8 @@ Test(run, a_hanging_candidate_is_killed_and_recorded)
     size_t j;
     json_t *c;
     bool seen = false;
-    json_array_foreach(json_object_get(op, "candidates"), j, c) {
+    json_array_foreach(json_object_get(op, "candidates"), j, c)
+    {
         if (strcmp(json_string_value(json_object_get(c, "algorithm")), "conv2d.direct_simd"))
             continue;
         const char *f = json_string_value(json_object_get(c, "failure"));
