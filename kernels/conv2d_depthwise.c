@@ -3,8 +3,8 @@
  * per channel), any kernel size, stride, padding and dilation. Each thread packs one input plane
  * at a time into its own slice of the workspace (the phase-split layout of conv2d_util.h, so the
  * plane stays in cache while it is used) and computes that channel's output rows with vectors
- * along the output width: 4 vectors per step (AVX-512: 64 columns, AVX2: 32), the filter taps
- * broadcast. GEMM-based algorithms see a 1-channel reduction here and waste most of their work;
+ * along the output width: up to 4 vectors per step (AVX-512: 64 columns, AVX2: 32; fewer at the
+ * end of a row), the filter taps broadcast. GEMM-based algorithms see a 1-channel reduction here and waste most of their work;
  * this one streams each plane once.
  *
  * Parallel over (image, channel) planes; each output is summed over (r, s) in that order by one
@@ -43,53 +43,88 @@ typedef void (*row_fn)(const frk__conv *cv, const frk__xpack *xp, const float *p
 #define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define T2 __attribute__((target("avx2,fma")))
 
+/* One block of NV vectors (NV a literal at each call) starting at output column q0. */
+static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+void block512(const frk__conv *cv, const frk__xpack *xp, const float *plane, const float *w,
+              int oh, int q0, float *out, const int NV)
+{
+    __m512 acc[4];
+    for (int v = 0; v < NV; v++) acc[v] = _mm512_setzero_ps();
+    for (int i = 0; i < cv->r; i++) {
+        const float *row = frk__xpack_row(cv, xp, plane, 0, 0, oh * cv->sh + i * cv->dh, 0);
+        for (int j = 0; j < cv->s; j++) {
+            int off = j * cv->dw;
+            const float *xr = row + (size_t)(off % cv->sw) * xp->len + q0 + off / cv->sw;
+            __m512 wv = _mm512_set1_ps(w[i * cv->s + j]);
+            for (int v = 0; v < NV; v++)
+                acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(xr + 16 * v), acc[v]);
+        }
+    }
+    for (int v = 0; v < NV; v++) {
+        int left = cv->q - q0 - 16 * v;
+        __mmask16 m = left >= 16 ? (__mmask16)0xffff
+                      : left <= 0 ? (__mmask16)0
+                                  : (__mmask16)((1u << left) - 1);
+        _mm512_mask_storeu_ps(out + q0 + 16 * v, m, acc[v]);
+    }
+}
+
+/* Blocks of 4 vectors while the row is wide, then 2 or 1 so short rows waste few lanes. */
 T512 static void row_avx512(const frk__conv *cv, const frk__xpack *xp, const float *plane,
                             const float *w, int oh, float *out)
 {
-    for (int q0 = 0; q0 < cv->q; q0 += 64) {
-        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                         _mm512_setzero_ps()};
-        for (int i = 0; i < cv->r; i++) {
-            const float *row = frk__xpack_row(cv, xp, plane, 0, 0, oh * cv->sh + i * cv->dh, 0);
-            for (int j = 0; j < cv->s; j++) {
-                int off = j * cv->dw;
-                const float *xr = row + (size_t)(off % cv->sw) * xp->len + q0 + off / cv->sw;
-                __m512 wv = _mm512_set1_ps(w[i * cv->s + j]);
-                for (int v = 0; v < 4; v++)
-                    acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(xr + 16 * v), acc[v]);
-            }
+    for (int q0 = 0; q0 < cv->q;) {
+        int left = cv->q - q0;
+        if (left > 32) {
+            block512(cv, xp, plane, w, oh, q0, out, 4);
+            q0 += 64;
+        } else if (left > 16) {
+            block512(cv, xp, plane, w, oh, q0, out, 2);
+            q0 += 32;
+        } else {
+            block512(cv, xp, plane, w, oh, q0, out, 1);
+            q0 += 16;
         }
-        for (int v = 0; v < 4; v++) {
-            int left = cv->q - q0 - 16 * v;
-            if (left <= 0) break;
-            __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-            _mm512_mask_storeu_ps(out + q0 + 16 * v, m, acc[v]);
+    }
+}
+
+static inline __attribute__((always_inline, target("avx2,fma")))
+void block256(const frk__conv *cv, const frk__xpack *xp, const float *plane, const float *w,
+              int oh, int q0, float *out, const int NV)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 acc[4];
+    for (int v = 0; v < NV; v++) acc[v] = _mm256_setzero_ps();
+    for (int i = 0; i < cv->r; i++) {
+        const float *row = frk__xpack_row(cv, xp, plane, 0, 0, oh * cv->sh + i * cv->dh, 0);
+        for (int j = 0; j < cv->s; j++) {
+            int off = j * cv->dw;
+            const float *xr = row + (size_t)(off % cv->sw) * xp->len + q0 + off / cv->sw;
+            __m256 wv = _mm256_broadcast_ss(w + i * cv->s + j);
+            for (int v = 0; v < NV; v++)
+                acc[v] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xr + 8 * v), acc[v]);
         }
+    }
+    for (int v = 0; v < NV; v++) {
+        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(cv->q - q0 - 8 * v), idx);
+        _mm256_maskstore_ps(out + q0 + 8 * v, m, acc[v]);
     }
 }
 
 T2 static void row_avx2(const frk__conv *cv, const frk__xpack *xp, const float *plane,
                         const float *w, int oh, float *out)
 {
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int q0 = 0; q0 < cv->q; q0 += 32) {
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                         _mm256_setzero_ps()};
-        for (int i = 0; i < cv->r; i++) {
-            const float *row = frk__xpack_row(cv, xp, plane, 0, 0, oh * cv->sh + i * cv->dh, 0);
-            for (int j = 0; j < cv->s; j++) {
-                int off = j * cv->dw;
-                const float *xr = row + (size_t)(off % cv->sw) * xp->len + q0 + off / cv->sw;
-                __m256 wv = _mm256_broadcast_ss(w + i * cv->s + j);
-                for (int v = 0; v < 4; v++)
-                    acc[v] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xr + 8 * v), acc[v]);
-            }
-        }
-        for (int v = 0; v < 4; v++) {
-            int left = cv->q - q0 - 8 * v;
-            if (left <= 0) break;
-            __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), idx);
-            _mm256_maskstore_ps(out + q0 + 8 * v, m, acc[v]);
+    for (int q0 = 0; q0 < cv->q;) {
+        int left = cv->q - q0;
+        if (left > 16) {
+            block256(cv, xp, plane, w, oh, q0, out, 4);
+            q0 += 32;
+        } else if (left > 8) {
+            block256(cv, xp, plane, w, oh, q0, out, 2);
+            q0 += 16;
+        } else {
+            block256(cv, xp, plane, w, oh, q0, out, 1);
+            q0 += 8;
         }
     }
 }

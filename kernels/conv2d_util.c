@@ -49,19 +49,35 @@ double frk__xpack_bytes(const frk__conv *cv)
 
 void frk__xpack_plane(const frk__conv *cv, const frk__xpack *xp, const float *in, float *out)
 {
-    memset(out, 0, xp->plane * sizeof(float));
+    size_t prow_len = (size_t)xp->phases * xp->len; /* floats per padded row */
+    /* Zero only what no input value lands on: the padding rows whole, then per phase row the
+     * columns left and right of the copied values. */
+    memset(out, 0, (size_t)cv->ph * prow_len * sizeof(float));
+    memset(out + (size_t)(cv->ph + cv->h) * prow_len, 0,
+           (size_t)(xp->hp - cv->ph - cv->h) * prow_len * sizeof(float));
     for (int ih = 0; ih < cv->h; ih++) {
         const float *row = in + (size_t)ih * cv->w;
-        float *prow = out + (size_t)(ih + cv->ph) * xp->phases * xp->len;
-        if (cv->sw == 1) { /* one phase: the row is a shifted copy */
-            int ncopy = cv->w + cv->pw <= xp->len ? cv->w : xp->len - cv->pw;
-            if (ncopy > 0) memcpy(prow + cv->pw, row, (size_t)ncopy * sizeof(float));
-            continue;
-        }
-        for (int iw = 0; iw < cv->w; iw++) {
-            int col = iw + cv->pw; /* padded column */
-            int j = col / cv->sw;
-            if (j < xp->len) prow[(size_t)(col % cv->sw) * xp->len + j] = row[iw];
+        float *prow = out + (size_t)(ih + cv->ph) * prow_len;
+        for (int f = 0; f < cv->sw; f++) { /* phase f holds padded columns f, f+sw, ... */
+            float *dst = prow + (size_t)f * xp->len;
+            int iw = f - cv->pw; /* input column of padded column f */
+            int j = 0;
+            if (iw < 0) { /* left padding: first j with j*sw + iw >= 0 */
+                j = (-iw + cv->sw - 1) / cv->sw;
+                if (j > xp->len) j = xp->len;
+                memset(dst, 0, (size_t)j * sizeof(float));
+                iw += j * cv->sw;
+            }
+            if (cv->sw == 1) {
+                int ncopy = cv->w - iw < xp->len - j ? cv->w - iw : xp->len - j;
+                if (ncopy > 0) {
+                    memcpy(dst + j, row + iw, (size_t)ncopy * sizeof(float));
+                    j += ncopy;
+                }
+            } else {
+                for (; j < xp->len && iw < cv->w; j++, iw += cv->sw) dst[j] = row[iw];
+            }
+            memset(dst + j, 0, (size_t)(xp->len - j) * sizeof(float));
         }
     }
 }

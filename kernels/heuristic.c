@@ -5,8 +5,10 @@
  *   depthwise (groups == c == k)              -> depthwise_simd, direct_simd
  *   1x1 kernel, no padding                    -> gemm_1x1, im2col_gemm
  *   3x3, stride 1, dilation 1, groups 1:
- *     c, k >= 32 and output >= 8x8           -> winograd_f43, winograd_f23, im2col_gemm
- *     c, k >= 16 and output >= 4x4           -> winograd_f23, im2col_gemm
+ *     c, k >= 32 and p*q >= 400               -> winograd_f43, winograd_f23, im2col_gemm
+ *     c, k >= 16 and p*q >= 256               -> winograd_f23, im2col_gemm
+ *     (below that the filter transform, redone on each run without weight preprocessing,
+ *     costs more than the multiplications saved: measured on ResNet-50's 14x14 and 7x7 layers)
  *   small output, long reduction (n*k*p*q < 4096, c/groups*r*s >= 2048, 2+ threads)
  *                                             -> split_reduce, im2col_gemm
  *   wide rows (q >= 32) and 16 or more output channels per group
@@ -52,10 +54,11 @@ static rule pick_conv2d(const fr_op *op, const frk_ctx *ctx)
         return (rule){"1x1 convolution: direct GEMM", {"conv2d.gemm_1x1", "conv2d.im2col_gemm"}};
     bool wino = c->r == 3 && c->s == 3 && c->stride[0] == 1 && c->stride[1] == 1 &&
                 c->dilation[0] == 1 && c->dilation[1] == 1 && c->groups == 1;
-    if (wino && c->c >= 32 && c->k >= 32 && p >= 8 && q >= 8)
+    double pq = (double)p * q;
+    if (wino && c->c >= 32 && c->k >= 32 && pq >= 400)
         return (rule){"3x3 stride-1 convolution with many channels: Winograd F(4x4,3x3)",
                       {"conv2d.winograd_f43", "conv2d.winograd_f23", "conv2d.im2col_gemm"}};
-    if (wino && c->c >= 16 && c->k >= 16 && p >= 4 && q >= 4)
+    if (wino && c->c >= 16 && c->k >= 16 && pq >= 256)
         return (rule){"3x3 stride-1 convolution, small: Winograd F(2x2,3x3)",
                       {"conv2d.winograd_f23", "conv2d.im2col_gemm"}};
     double outputs = (double)c->n * c->k * p * q;

@@ -31,12 +31,14 @@ Test(heuristic, follows_the_rule)
     fr_op c1 = conv_op(1, 256, 56, 56, 64, 1, 1, 1, 1, 0, 0, 1, 1, 1);
     fr_op dw = conv_op(1, 32, 16, 16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 32);
     fr_op stem = conv_op(1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, 1, 1);
-    fr_op small3 = conv_op(1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    fr_op small3 = conv_op(1, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    fr_op tiny3 = conv_op(1, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     fr_op longred = conv_op(1, 4096, 1, 1, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1);
     fr_op longred3 = conv_op(1, 512, 2, 2, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     fr_op mm = mm_op(1, 64, 512, 512);
     cr_expect_str_eq(pick(&c3, 0, 0, 0), "conv2d.winograd_f43");
     cr_expect_str_eq(pick(&small3, 0, 0, 0), "conv2d.winograd_f23");
+    cr_expect_str_eq(pick(&tiny3, 0, 0, 0), "conv2d.im2col_gemm"); /* too few tiles */
     cr_expect_str_eq(pick(&c1, 0, 0, 0), "conv2d.gemm_1x1");
     cr_expect_str_eq(pick(&dw, 0, 0, 0), "conv2d.depthwise_simd");
     cr_expect_str_eq(pick(&stem, 0, 0, 0), "conv2d.direct_simd");
