@@ -63,8 +63,8 @@ void frc__path_index(char *buf, const char *path, size_t i);
  * FR_ERR_TOO_LARGE naming the path of the first value over a limit. */
 FR_WUR fr_err frc__json_limits(const json_t *v, const char *path, int depth, fr_diag *d);
 /* FR_ERR_CORRUPT "<path>.<name>: unknown field" for a field of o not in names[0..n). */
-FR_WUR fr_err frc__json_only(const json_t *o, const char *path, const char *const *names,
-                             size_t n, fr_diag *d);
+FR_WUR fr_err frc__json_only(const json_t *o, const char *path, const char *const *names, size_t n,
+                             fr_diag *d);
 FR_WUR fr_err frc__json_object(const json_t *v, const char *path, fr_diag *d);
 /* Field name of object o: an integer in [min, max] (absent: dflt, or "missing" if required). */
 FR_WUR fr_err frc__json_int(const json_t *o, const char *name, const char *path, bool required,

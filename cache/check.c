@@ -86,8 +86,7 @@ fr_err frc__result_check(const frc_result *r, const char *path, fr_diag *d)
     if (r->samples < 1)
         return fr_diag_set(d, FR_ERR_CORRUPT, "%s.samples: must be a positive integer", path);
     if (!isfinite(r->spread_ms) || r->spread_ms < 0)
-        return fr_diag_set(d, FR_ERR_CORRUPT, "%s.spread_ms: must be a non-negative number",
-                           path);
+        return fr_diag_set(d, FR_ERR_CORRUPT, "%s.spread_ms: must be a non-negative number", path);
     return FR_ERR_OK;
 }
 
@@ -105,8 +104,8 @@ fr_err frc__fingerprint_check(const frc_fingerprint *fp, const char *path, fr_di
                            FRC_MAX_THREADS);
     const struct {
         const char *name, *value;
-    } strs[] = {{"cpu", fp->cpu}, {"isa", fp->isa}, {"blas", fp->blas},
-                {"blas_core", fp->blas_core}};
+    } strs[] = {
+        {"cpu", fp->cpu}, {"isa", fp->isa}, {"blas", fp->blas}, {"blas_core", fp->blas_core}};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         snprintf(sub, sizeof sub, "%s.%s", path, strs[i].name);
         if ((e = frc__text_check(strs[i].value, sub, d))) return e;

@@ -62,12 +62,11 @@ fr_err frc_fingerprint_to_json(const frc_fingerprint *fp, void **out_json)
 {
     if (frc__fingerprint_check(fp, "fingerprint", NULL)) return FR_ERR_INVALID_ARGUMENT;
     json_t *o = json_object();
-    bool ok = o && put(o, "format_version", json_integer(fp->format_version)) &&
-              put(o, "kernel_set", json_integer(fp->kernel_set)) &&
-              put(o, "cpu", json_string(fp->cpu)) && put(o, "isa", json_string(fp->isa)) &&
-              put(o, "threads", json_integer(fp->threads)) &&
-              put(o, "blas", json_string(fp->blas)) &&
-              put(o, "blas_core", json_string(fp->blas_core));
+    bool ok =
+        o && put(o, "format_version", json_integer(fp->format_version)) &&
+        put(o, "kernel_set", json_integer(fp->kernel_set)) && put(o, "cpu", json_string(fp->cpu)) &&
+        put(o, "isa", json_string(fp->isa)) && put(o, "threads", json_integer(fp->threads)) &&
+        put(o, "blas", json_string(fp->blas)) && put(o, "blas_core", json_string(fp->blas_core));
     if (!ok) {
         json_decref(o);
         return FR_ERR_INVALID_ARGUMENT;
@@ -134,7 +133,8 @@ static fr_err category_json(const frc_category *cat, json_t **out)
     /* put() takes fp even when it fails. */
     if (!put(o, "fingerprint", fp) || !put(o, "id", json_string(id)) || !arr || !order)
         e = FR_ERR_NOMEM;
-    for (size_t i = 0; !e && i < cat->nentries; i++) order[i] = &cat->entries[i];
+    for (size_t i = 0; !e && i < cat->nentries; i++)
+        order[i] = &cat->entries[i];
     if (!e) qsort(order, cat->nentries, sizeof *order, entry_ptr_cmp);
     for (size_t i = 0; !e && i < cat->nentries; i++) {
         json_t *ej;
@@ -161,7 +161,8 @@ static fr_err categories_json(const frc_doc *doc, json_t **out)
     const frc_category **order = malloc((doc->ncats ? doc->ncats : 1) * sizeof *order);
     json_t *arr = json_array();
     fr_err e = order && arr ? FR_ERR_OK : FR_ERR_NOMEM;
-    for (size_t i = 0; !e && i < doc->ncats; i++) order[i] = &doc->cats[i];
+    for (size_t i = 0; !e && i < doc->ncats; i++)
+        order[i] = &doc->cats[i];
     if (!e) qsort(order, doc->ncats, sizeof *order, cat_ptr_cmp);
     for (size_t i = 0; !e && i < doc->ncats; i++) {
         json_t *c;
@@ -206,7 +207,8 @@ fr_err frc_doc_to_json(const frc_doc *doc, void **out_json)
     bool ok = root && put(root, "format", json_string(FRC_FORMAT_NAME)) &&
               put(root, "version", json_integer(FRC_FORMAT_VERSION)) &&
               put(root, "revision", json_integer(doc->revision)) &&
-              put(root, "digest", json_string(digest)) && json_object_set(root, "categories", cats) == 0;
+              put(root, "digest", json_string(digest)) &&
+              json_object_set(root, "categories", cats) == 0;
     json_decref(cats);
     if (!ok) {
         json_decref(root);

@@ -18,8 +18,7 @@
 #include <string.h>
 
 /* Sets d to "origin: <message>" and returns e. */
-static fr_err fail(fr_diag *d, fr_err e, const char *origin, const char *fmt, ...)
-    FR_PRINTF(4, 5);
+static fr_err fail(fr_diag *d, fr_err e, const char *origin, const char *fmt, ...) FR_PRINTF(4, 5);
 static fr_err fail(fr_diag *d, fr_err e, const char *origin, const char *fmt, ...)
 {
     if (!d) return e;
@@ -75,8 +74,7 @@ static const char *const result_fields[] = {"algorithm", "attributes", "workspac
                                             "min_ms",    "samples",    "spread_ms"};
 #define FIGURE_FIELDS_FROM 5 /* result_fields[5..] are the figures a failure must not have */
 
-static fr_err result_fields_from_json(const json_t *o, const char *path, frc_result *r,
-                                      fr_diag *d)
+static fr_err result_fields_from_json(const json_t *o, const char *path, frc_result *r, fr_diag *d)
 {
     const size_t nf = sizeof result_fields / sizeof result_fields[0];
     const char *name, *failure;
@@ -99,11 +97,11 @@ static fr_err result_fields_from_json(const json_t *o, const char *path, frc_res
             return fr_diag_set(d, FR_ERR_CORRUPT, "%s: a failed result carries no figures", sub);
         }
     } else if ((e = frc__json_num(o, "median_ms", path, true, "a positive number", &r->median_ms,
-                            d)) ||
+                                  d)) ||
                (e = frc__json_num(o, "min_ms", path, true, "a positive number", &r->min_ms, d)) ||
                (e = frc__json_int(o, "samples", path, true, 1, INT64_MAX, 0, &samples, d)) ||
                (e = frc__json_num(o, "spread_ms", path, false, "a non-negative number",
-                            &r->spread_ms, d))) {
+                                  &r->spread_ms, d))) {
         return e;
     }
     r->samples = samples;
@@ -215,8 +213,7 @@ static fr_err entry_from_json(const json_t *o, const char *path, frc_entry *ent,
 
 static const char *const category_fields[] = {"id", "fingerprint", "entries"};
 
-static fr_err category_from_json(const json_t *o, const char *path, frc_category *cat,
-                                 fr_diag *d)
+static fr_err category_from_json(const json_t *o, const char *path, frc_category *cat, fr_diag *d)
 {
     char sub[FRC__PATH_MAX], at[FRC__PATH_MAX];
     const char *id;
@@ -233,8 +230,8 @@ static fr_err category_from_json(const json_t *o, const char *path, frc_category
     if (strcmp(id, cat->id) != 0) {
         frc__path_field(sub, path, "id");
         return fr_diag_set(d, FR_ERR_CORRUPT,
-                           "%s: '%.20s' is not the id of this fingerprint (expected '%s')", sub,
-                           id, cat->id);
+                           "%s: '%.20s' is not the id of this fingerprint (expected '%s')", sub, id,
+                           cat->id);
     }
     frc__path_field(sub, path, "entries");
     const json_t *arr = json_object_get(o, "entries");
@@ -291,8 +288,7 @@ static fr_err identify(const json_t *root, const char *origin, fr_diag *d)
     const json_t *f = json_object_get(root, "format");
     if (!json_is_string(f))
         return fail(d, FR_ERR_CORRUPT, origin,
-                    "not a fastrun cache document (no \"format\": \"%s\" field)",
-                    FRC_FORMAT_NAME);
+                    "not a fastrun cache document (no \"format\": \"%s\" field)", FRC_FORMAT_NAME);
     if (strcmp(json_string_value(f), FRC_FORMAT_NAME) != 0)
         return fail(d, FR_ERR_CORRUPT, origin,
                     "not a fastrun cache document (format is \"%.60s\", expected \"%s\")",
@@ -307,8 +303,7 @@ static fr_err identify(const json_t *root, const char *origin, fr_diag *d)
     return FR_ERR_OK;
 }
 
-static const char *const doc_fields[] = {"format", "version", "revision", "digest",
-                                         "categories"};
+static const char *const doc_fields[] = {"format", "version", "revision", "digest", "categories"};
 
 static fr_err doc_from_json(const json_t *root, const char *origin, bool require_digest,
                             frc_doc *doc, fr_diag *d)
@@ -318,7 +313,8 @@ static fr_err doc_from_json(const json_t *root, const char *origin, bool require
     const char *digest;
     char actual[72];
     if ((e = identify(root, origin, d))) return e;
-    if ((e = frc__json_limits(root, "", 1, d)) || (e = frc__json_only(root, "", doc_fields, 5, d)) ||
+    if ((e = frc__json_limits(root, "", 1, d)) ||
+        (e = frc__json_only(root, "", doc_fields, 5, d)) ||
         (e = frc__json_int(root, "revision", "", false, 0, INT64_MAX, 0, &revision, d)) ||
         (e = frc__json_str(root, "digest", "", require_digest, &digest, d)))
         goto prefixed;

@@ -31,8 +31,8 @@ fr_err frc_file_load(const char *path, frc_doc *out, fr_diag *d)
     }
     if (st.st_size > FRC_MAX_DOC_BYTES) {
         close(fd);
-        return fr_diag_set(d, FR_ERR_TOO_LARGE, "%s: %lld bytes exceed the limit of %d bytes",
-                           path, (long long)st.st_size, FRC_MAX_DOC_BYTES);
+        return fr_diag_set(d, FR_ERR_TOO_LARGE, "%s: %lld bytes exceed the limit of %d bytes", path,
+                           (long long)st.st_size, FRC_MAX_DOC_BYTES);
     }
     /* Read up to the cap plus one byte, in case the file grew since fstat. */
     size_t cap = (size_t)st.st_size + 1, len = 0;
@@ -44,8 +44,8 @@ fr_err frc_file_load(const char *path, frc_doc *out, fr_diag *d)
     for (;;) {
         if (len == cap) {
             if (len > FRC_MAX_DOC_BYTES) break; /* over the cap: reported below */
-            size_t grown = cap * 2 > (size_t)FRC_MAX_DOC_BYTES + 1 ? (size_t)FRC_MAX_DOC_BYTES + 1
-                                                                   : cap * 2;
+            size_t grown =
+                cap * 2 > (size_t)FRC_MAX_DOC_BYTES + 1 ? (size_t)FRC_MAX_DOC_BYTES + 1 : cap * 2;
             char *nb = realloc(buf, grown);
             if (!nb) {
                 free(buf);
@@ -117,8 +117,8 @@ static fr_err sync_dir(const char *path, fr_diag *d)
     if (fd < 0 || fsync(fd) != 0) {
         int err = errno;
         if (fd >= 0) close(fd);
-        return fr_diag_set(d, FR_ERR_IO, "%s: saved, but syncing its directory %s failed: %s",
-                           path, dir, strerror(err));
+        return fr_diag_set(d, FR_ERR_IO, "%s: saved, but syncing its directory %s failed: %s", path,
+                           dir, strerror(err));
     }
     close(fd);
     return FR_ERR_OK;
@@ -163,8 +163,9 @@ fr_err frc_file_save(const char *path, const frc_doc *doc, fr_diag *d)
     free(text);
     if (!ok) {
         unlink(tmp);
-        return fr_diag_set(d, FR_ERR_IO, "%s: not saved (%s of %s failed: %s); the file is unchanged",
-                           path, step, tmp, strerror(err));
+        return fr_diag_set(d, FR_ERR_IO,
+                           "%s: not saved (%s of %s failed: %s); the file is unchanged", path, step,
+                           tmp, strerror(err));
     }
     return sync_dir(path, d);
 }

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* path + ".name" or path + "[i]" into buf (a path that starts empty gets no leading dot). */
 void frc__path_field(char *buf, const char *path, const char *name)
 {
@@ -67,14 +66,15 @@ fr_err frc__json_limits(const json_t *v, const char *path, int depth, fr_diag *d
  * Typed field access. Each names the field by its path in the detail.
  * ------------------------------------------------------------------------------------------- */
 fr_err frc__json_only(const json_t *o, const char *path, const char *const *names, size_t n,
-                          fr_diag *d)
+                      fr_diag *d)
 {
     const char *k;
     const json_t *x;
     json_object_foreach((json_t *)o, k, x)
     {
         size_t i = 0;
-        while (i < n && strcmp(names[i], k) != 0) i++;
+        while (i < n && strcmp(names[i], k) != 0)
+            i++;
         if (i == n) {
             char sub[FRC__PATH_MAX];
             frc__path_field(sub, path, k);
@@ -92,8 +92,7 @@ fr_err frc__json_object(const json_t *v, const char *path, fr_diag *d)
 
 /* An integer field in [min, max]; absent means dflt unless required. */
 fr_err frc__json_int(const json_t *o, const char *name, const char *path, bool required,
-                      json_int_t min, json_int_t max, json_int_t dflt, json_int_t *out,
-                      fr_diag *d)
+                     json_int_t min, json_int_t max, json_int_t dflt, json_int_t *out, fr_diag *d)
 {
     char sub[FRC__PATH_MAX];
     frc__path_field(sub, path, name);
@@ -101,8 +100,7 @@ fr_err frc__json_int(const json_t *o, const char *name, const char *path, bool r
     *out = dflt;
     if (!v) return required ? fr_diag_set(d, FR_ERR_CORRUPT, "%s: missing", sub) : FR_ERR_OK;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        if (min == 1)
-            return fr_diag_set(d, FR_ERR_CORRUPT, "%s: must be a positive integer", sub);
+        if (min == 1) return fr_diag_set(d, FR_ERR_CORRUPT, "%s: must be a positive integer", sub);
         return fr_diag_set(d, FR_ERR_CORRUPT, "%s: must be an integer in %lld..%lld", sub,
                            (long long)min, (long long)max);
     }
@@ -112,7 +110,7 @@ fr_err frc__json_int(const json_t *o, const char *name, const char *path, bool r
 
 /* A number field; range is checked by the caller (check.c); what is wrong is said by `what`. */
 fr_err frc__json_num(const json_t *o, const char *name, const char *path, bool required,
-                      const char *what, double *out, fr_diag *d)
+                     const char *what, double *out, fr_diag *d)
 {
     char sub[FRC__PATH_MAX];
     frc__path_field(sub, path, name);
@@ -125,7 +123,7 @@ fr_err frc__json_num(const json_t *o, const char *name, const char *path, bool r
 
 /* A string field (borrowed from o), or NULL when absent and optional. */
 fr_err frc__json_str(const json_t *o, const char *name, const char *path, bool required,
-                      const char **out, fr_diag *d)
+                     const char **out, fr_diag *d)
 {
     char sub[FRC__PATH_MAX];
     frc__path_field(sub, path, name);
@@ -136,4 +134,3 @@ fr_err frc__json_str(const json_t *o, const char *name, const char *path, bool r
     *out = json_string_value(v);
     return FR_ERR_OK;
 }
-

@@ -60,7 +60,8 @@ static int64_t add_sat(int64_t a, int64_t b)
 static void merge_measured(const fig *in, size_t n, frc_result *out)
 {
     int64_t total = 0;
-    for (size_t i = 0; i < n; i++) total = add_sat(total, in[i].r->reports);
+    for (size_t i = 0; i < n; i++)
+        total = add_sat(total, in[i].r->reports);
     /* Weighted lower median: the first median whose cumulative weight reaches half. */
     int64_t need = total / 2 + total % 2, cum = 0;
     size_t at = n - 1;
@@ -123,7 +124,8 @@ fr_err frc_merge_results(const frc_result *const *inputs, size_t n, frc_result *
         merge_measured(in, kept, &t);
     } else {
         /* Every input failed: the first reason by text (a stable choice), all reports. */
-        for (size_t i = 0; i < kept; i++) t.reports = add_sat(t.reports, in[i].r->reports);
+        for (size_t i = 0; i < kept; i++)
+            t.reports = add_sat(t.reports, in[i].r->reports);
     }
     bool ok = true;
     t.algorithm = frc__strdup(in[0].r->algorithm, &ok);
@@ -169,7 +171,8 @@ static fr_err merge_entry(const frc_entry *a, const frc_entry *b, frc_result **o
         if (!(e = frc_merge_results(in, 1, &res[k]))) k++;
     }
     if (e) {
-        for (size_t i = 0; i < k; i++) frc_result_cleanup(&res[i]);
+        for (size_t i = 0; i < k; i++)
+            frc_result_cleanup(&res[i]);
         free(res);
         return e;
     }
@@ -216,8 +219,7 @@ static fr_err merge_category(frc_category *dc, const frc_category *sc)
             if (!(e = copy_entry(&sc->entries[j++], &next[k]))) how[k++] = FROM_SRC;
         } else {
             next[k].key = dc->entries[i].key;
-            e = merge_entry(&dc->entries[i], &sc->entries[j], &next[k].results,
-                            &next[k].nresults);
+            e = merge_entry(&dc->entries[i], &sc->entries[j], &next[k].results, &next[k].nresults);
             old[k] = i++;
             j++;
             if (!e) how[k++] = FROM_BOTH;
@@ -229,7 +231,8 @@ static fr_err merge_category(frc_category *dc, const frc_category *sc)
         if (e && how[x] == FROM_SRC) frc__entry_cleanup(&next[x]);
         if (how[x] != FROM_BOTH) continue;
         frc_entry *gone = e ? &next[x] : &dc->entries[old[x]];
-        for (size_t r = 0; r < gone->nresults; r++) frc_result_cleanup(&gone->results[r]);
+        for (size_t r = 0; r < gone->nresults; r++)
+            frc_result_cleanup(&gone->results[r]);
         free(gone->results);
     }
     if (!e) {

@@ -42,7 +42,8 @@ void frc_fingerprint_cleanup(frc_fingerprint *fp)
 
 void frc__entry_cleanup(frc_entry *e)
 {
-    for (size_t i = 0; i < e->nresults; i++) frc_result_cleanup(&e->results[i]);
+    for (size_t i = 0; i < e->nresults; i++)
+        frc_result_cleanup(&e->results[i]);
     free(e->results);
     free(e->key);
     memset(e, 0, sizeof *e);
@@ -50,7 +51,8 @@ void frc__entry_cleanup(frc_entry *e)
 
 void frc__category_cleanup(frc_category *c)
 {
-    for (size_t i = 0; i < c->nentries; i++) frc__entry_cleanup(&c->entries[i]);
+    for (size_t i = 0; i < c->nentries; i++)
+        frc__entry_cleanup(&c->entries[i]);
     free(c->entries);
     frc_fingerprint_cleanup(&c->fp);
     memset(c, 0, sizeof *c);
@@ -59,7 +61,8 @@ void frc__category_cleanup(frc_category *c)
 void frc_doc_cleanup(frc_doc *doc)
 {
     if (!doc) return;
-    for (size_t i = 0; i < doc->ncats; i++) frc__category_cleanup(&doc->cats[i]);
+    for (size_t i = 0; i < doc->ncats; i++)
+        frc__category_cleanup(&doc->cats[i]);
     free(doc->cats);
     memset(doc, 0, sizeof *doc);
 }
@@ -122,7 +125,8 @@ static void put_escaped(char *buf, size_t len, size_t *used, const char *s)
 /* Appends a literal separator and field name, unescaped. */
 static void put_text(char *buf, size_t len, size_t *used, const char *s)
 {
-    for (; *s && *used + 1 < len; s++) buf[(*used)++] = *s;
+    for (; *s && *used + 1 < len; s++)
+        buf[(*used)++] = *s;
     buf[*used] = '\0';
 }
 
@@ -268,7 +272,8 @@ static fr_err copy_results(const frc_result *results, size_t n, frc_result **out
     if (!copy) return FR_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         if (frc_result_copy(&results[i], &copy[i])) {
-            for (size_t j = 0; j < i; j++) frc_result_cleanup(&copy[j]);
+            for (size_t j = 0; j < i; j++)
+                frc_result_cleanup(&copy[j]);
             free(copy);
             return FR_ERR_NOMEM;
         }
@@ -294,7 +299,8 @@ fr_err frc_category_put(frc_category *cat, const char *key, const frc_result *re
     size_t at = frc__entry_slot(cat, key, &found);
     if (found) {
         frc_entry *ent = &cat->entries[at];
-        for (size_t i = 0; i < ent->nresults; i++) frc_result_cleanup(&ent->results[i]);
+        for (size_t i = 0; i < ent->nresults; i++)
+            frc_result_cleanup(&ent->results[i]);
         free(ent->results);
         ent->results = copy;
         ent->nresults = n;

@@ -78,7 +78,8 @@ void frc_rank(frc_result *results, size_t n)
     for (size_t i = 0; i < n; i++)
         med9[i] = results[i].failure ? 0 : frc__round9(results[i].median_ms);
     for (size_t i = 0; i + 1 < n; i++) {
-        for (size_t j = i; j < n; j++) view[j - i] = &results[j];
+        for (size_t j = i; j < n; j++)
+            view[j - i] = &results[j];
         size_t k = i + pick(view, med9 + i, n - i);
         frc_result t = results[i];
         results[i] = results[k];

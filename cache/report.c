@@ -50,7 +50,8 @@ static size_t utf8_cut(const char *s, size_t max)
     size_t n = strlen(s);
     if (n <= max) return n;
     n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
     return n;
 }
 
@@ -100,11 +101,13 @@ fr_err frc_merge_reports(const frc_result *reports, size_t n, frc_result **out, 
     frc_result *res = calloc(n, sizeof *res);
     fr_err e = order && res ? FR_ERR_OK : FR_ERR_NOMEM;
     size_t k = 0;
-    for (size_t i = 0; !e && i < n; i++) order[i] = &reports[i];
+    for (size_t i = 0; !e && i < n; i++)
+        order[i] = &reports[i];
     if (!e) qsort(order, n, sizeof *order, by_name);
     for (size_t i = 0; !e && i < n;) {
         size_t j = i + 1;
-        while (j < n && strcmp(order[j]->algorithm, order[i]->algorithm) == 0) j++;
+        while (j < n && strcmp(order[j]->algorithm, order[i]->algorithm) == 0)
+            j++;
         if (k == FRC_MAX_RESULTS_PER_ENTRY)
             e = FR_ERR_TOO_LARGE;
         else if (!(e = frc_merge_results(order + i, j - i, &res[k])))
@@ -113,7 +116,8 @@ fr_err frc_merge_reports(const frc_result *reports, size_t n, frc_result **out, 
     }
     free(order);
     if (e) {
-        for (size_t i = 0; i < k; i++) frc_result_cleanup(&res[i]);
+        for (size_t i = 0; i < k; i++)
+            frc_result_cleanup(&res[i]);
         free(res);
         return e;
     }

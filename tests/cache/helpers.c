@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,8 @@ void fx_sample_doc(frc_doc *doc, bool reversed)
         frc_category *cat;
         cr_assert_eq(frc_doc_category(doc, &fp, &cat), FR_ERR_OK);
         frc_fingerprint_cleanup(&fp);
-        for (int k = 0; k < 3; k++) put_key(cat, keys[reversed ? 2 - k : k], reversed);
+        for (int k = 0; k < 3; k++)
+            put_key(cat, keys[reversed ? 2 - k : k], reversed);
     }
 }
 
@@ -162,4 +164,48 @@ int fx_count_matching(const char *dir, const char *needle)
         if (strstr(e->d_name, needle)) count++;
     closedir(d);
     return count;
+}
+
+/* The sample document as a jansson value, for tests that damage it. */
+json_t *fx_sample_json(void)
+{
+    frc_doc doc;
+    fx_sample_doc(&doc, false);
+    char *text = fx_dump(&doc, NULL);
+    frc_doc_cleanup(&doc);
+    json_t *root = json_loads(text, 0, NULL);
+    free(text);
+    cr_assert_not_null(root);
+    return root;
+}
+
+/* Recomputes the digest the way any writer would, so that only the damage under test remains. */
+void fx_reseal(json_t *root)
+{
+    char *cats = json_dumps(json_object_get(root, "categories"), FX_DUMP_FLAGS);
+    cr_assert_not_null(cats);
+    char hex[65], digest[80];
+    frc_sha256_hex(cats, strlen(cats), hex);
+    free(cats);
+    snprintf(digest, sizeof digest, "sha256:%s", hex);
+    json_object_set_new(root, "digest", json_string(digest));
+}
+
+/* Parses root's text as "cache.json"; returns the error and leaves the detail in d. */
+fr_err fx_parse_json(json_t *root, fr_diag *d)
+{
+    char *text = json_dumps(root, FX_DUMP_FLAGS);
+    frc_doc doc;
+    fr_err e = frc_doc_parse(text, strlen(text), "cache.json", &doc, d);
+    cr_assert_eq(doc.ncats, e ? 0u : doc.ncats, "a failed parse leaves the document empty");
+    frc_doc_cleanup(&doc);
+    free(text);
+    return e;
+}
+
+json_t *fx_result_at(json_t *root, size_t cat, size_t ent, size_t res)
+{
+    json_t *c = json_array_get(json_object_get(root, "categories"), cat);
+    json_t *e = json_array_get(json_object_get(c, "entries"), ent);
+    return json_array_get(json_object_get(e, "results"), res);
 }

@@ -8,6 +8,7 @@
 
 #include "cache.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 #define FX_KEY_MM "matmul batch=1 m=64 n=512 k=512 f32 wp=0"
@@ -40,5 +41,15 @@ void fx_write(const char *path, const char *buf, size_t len);
 char *fx_read(const char *path, size_t *len);
 /* Number of entries of dir whose name contains needle. */
 int fx_count_matching(const char *dir, const char *needle);
+
+/* jansson side, for tests that damage a document: the dump flags, the sample document as a
+ * value, a digest recomputed the way any writer would (so only the damage under test remains),
+ * a parse of the value's text as "cache.json" (error returned, detail in d), and the value of
+ * categories[cat].entries[ent].results[res]. */
+#define FX_DUMP_FLAGS (JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(9))
+json_t *fx_sample_json(void);
+void fx_reseal(json_t *root);
+fr_err fx_parse_json(json_t *root, fr_diag *d);
+json_t *fx_result_at(json_t *root, size_t cat, size_t ent, size_t res);
 
 #endif

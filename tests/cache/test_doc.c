@@ -1,7 +1,8 @@
 /*
  * test_doc.c - the document codec as a reader of cache files sees it: equal contents give equal
- * bytes, a round trip changes nothing, and every kind of damaged, foreign, over-limit or
- * non-canonical document is refused with an error naming the origin and the place.
+ * bytes, a round trip changes nothing, and every kind of damaged, foreign or
+ * non-canonical document is refused with an error naming the origin and the place (limits:
+ * test_limits.c).
  */
 #include "helpers.h"
 
@@ -10,52 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define DUMP_FLAGS (JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(9))
-
-/* The sample document as a jansson value, for tests that damage it. */
-static json_t *sample_json(void)
-{
-    frc_doc doc;
-    fx_sample_doc(&doc, false);
-    char *text = fx_dump(&doc, NULL);
-    frc_doc_cleanup(&doc);
-    json_t *root = json_loads(text, 0, NULL);
-    free(text);
-    cr_assert_not_null(root);
-    return root;
-}
-
-/* Recomputes the digest the way any writer would, so that only the damage under test remains. */
-static void reseal(json_t *root)
-{
-    char *cats = json_dumps(json_object_get(root, "categories"), DUMP_FLAGS);
-    cr_assert_not_null(cats);
-    char hex[65], digest[80];
-    frc_sha256_hex(cats, strlen(cats), hex);
-    free(cats);
-    snprintf(digest, sizeof digest, "sha256:%s", hex);
-    json_object_set_new(root, "digest", json_string(digest));
-}
-
-/* Parses root's text as "cache.json"; returns the error and leaves the detail in d. */
-static fr_err parse_json(json_t *root, fr_diag *d)
-{
-    char *text = json_dumps(root, DUMP_FLAGS);
-    frc_doc doc;
-    fr_err e = frc_doc_parse(text, strlen(text), "cache.json", &doc, d);
-    cr_assert_eq(doc.ncats, e ? 0u : doc.ncats, "a failed parse leaves the document empty");
-    frc_doc_cleanup(&doc);
-    free(text);
-    return e;
-}
-
-static json_t *result_at(json_t *root, size_t cat, size_t ent, size_t res)
-{
-    json_t *c = json_array_get(json_object_get(root, "categories"), cat);
-    json_t *e = json_array_get(json_object_get(c, "entries"), ent);
-    return json_array_get(json_object_get(e, "results"), res);
-}
 
 Test(doc, canonical_bytes_do_not_depend_on_insertion_order)
 {
@@ -117,7 +72,7 @@ Test(doc, round_trip_gives_identical_bytes)
 Test(doc, layout_and_key_order_do_not_change_the_digest)
 {
     /* A hand-indented or re-ordered file (e.g. after `jq .`) holds the same content and loads. */
-    json_t *root = sample_json();
+    json_t *root = fx_sample_json();
     char *pretty = json_dumps(root, JSON_INDENT(3) | JSON_REAL_PRECISION(9));
     frc_doc doc;
     fr_diag d = {""};
@@ -169,30 +124,16 @@ Test(doc, changed_digit_is_caught_by_the_digest)
 
 Test(doc, missing_digest_is_refused_unless_allowed)
 {
-    json_t *root = sample_json();
+    json_t *root = fx_sample_json();
     json_object_del(root, "digest");
     fr_diag d = {""};
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert_str_eq(d.msg, "cache.json: digest: missing");
     frc_doc doc;
     cr_assert_eq(frc_doc_from_json(root, "upload", false, &doc, &d), FR_ERR_OK, "%s", d.msg);
     cr_assert_eq(doc.ncats, 2);
     frc_doc_cleanup(&doc);
     json_decref(root);
-}
-
-Test(doc, empty_and_oversized_text)
-{
-    frc_doc doc;
-    fr_diag d = {""};
-    cr_assert_eq(frc_doc_parse("", 0, "body", &doc, &d), FR_ERR_CORRUPT);
-    cr_assert_str_eq(d.msg, "body: empty document (0 bytes)");
-    size_t big = (size_t)FRC_MAX_DOC_BYTES + 1;
-    char *spaces = malloc(big);
-    memset(spaces, ' ', big);
-    cr_assert_eq(frc_doc_parse(spaces, big, "body", &doc, &d), FR_ERR_TOO_LARGE);
-    cr_assert(strstr(d.msg, "exceeds the limit") != NULL, "%s", d.msg);
-    free(spaces);
 }
 
 Test(doc, syntax_error_names_line_column_and_byte)
@@ -219,8 +160,7 @@ Test(doc, foreign_json_is_not_a_cache)
     for (size_t i = 0; i < 3; i++) {
         frc_doc doc;
         fr_diag d = {""};
-        cr_assert_eq(frc_doc_parse(cases[i], strlen(cases[i]), "x.json", &doc, &d),
-                     FR_ERR_CORRUPT);
+        cr_assert_eq(frc_doc_parse(cases[i], strlen(cases[i]), "x.json", &doc, &d), FR_ERR_CORRUPT);
         cr_assert(strncmp(d.msg, "x.json: not a fastrun cache document ", 37) == 0, "%s", d.msg);
         cr_assert(strstr(d.msg, why[i]) != NULL, "%s", d.msg);
     }
@@ -228,10 +168,10 @@ Test(doc, foreign_json_is_not_a_cache)
 
 Test(doc, other_version_is_refused)
 {
-    json_t *root = sample_json();
+    json_t *root = fx_sample_json();
     json_object_set_new(root, "version", json_integer(2));
     fr_diag d = {""};
-    cr_assert_eq(parse_json(root, &d), FR_ERR_VERSION);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_VERSION);
     cr_assert_str_eq(d.msg, "cache.json: unsupported cache format version 2 (this fastrun "
                             "reads version 1)");
     json_decref(root);
@@ -239,51 +179,51 @@ Test(doc, other_version_is_refused)
 
 Test(doc, unknown_fields_are_errors)
 {
-    json_t *root = sample_json();
+    json_t *root = fx_sample_json();
     json_object_set_new(root, "comment", json_string("hi"));
     fr_diag d = {""};
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert_str_eq(d.msg, "cache.json: comment: unknown field");
     json_object_del(root, "comment");
-    json_object_set_new(result_at(root, 1, 2, 1), "speed", json_real(1.0));
-    reseal(root);
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    json_object_set_new(fx_result_at(root, 1, 2, 1), "speed", json_real(1.0));
+    fx_reseal(root);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert_str_eq(d.msg, "cache.json: categories[1].entries[2].results[1].speed: unknown field");
     json_decref(root);
 }
 
 Test(doc, field_errors_name_their_path)
 {
-    json_t *root = sample_json();
+    json_t *root = fx_sample_json();
     fr_diag d = {""};
-    json_object_set_new(result_at(root, 0, 2, 1), "median_ms", json_real(-1.0));
-    reseal(root);
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    json_object_set_new(fx_result_at(root, 0, 2, 1), "median_ms", json_real(-1.0));
+    fx_reseal(root);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert_str_eq(d.msg, "cache.json: categories[0].entries[2].results[1].median_ms: must be "
                             "a positive number");
     json_decref(root);
 
-    root = sample_json();
-    json_object_set_new(result_at(root, 0, 0, 0), "samples", json_string("10"));
-    reseal(root);
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    root = fx_sample_json();
+    json_object_set_new(fx_result_at(root, 0, 0, 0), "samples", json_string("10"));
+    fx_reseal(root);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert_str_eq(d.msg, "cache.json: categories[0].entries[0].results[0].samples: must be a "
                             "positive integer");
     json_decref(root);
 
-    root = sample_json();
-    json_array_append_new(json_object_get(result_at(root, 0, 0, 0), "attributes"),
+    root = fx_sample_json();
+    json_array_append_new(json_object_get(fx_result_at(root, 0, 0, 0), "attributes"),
                           json_string("FAST"));
-    reseal(root);
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    fx_reseal(root);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert_str_eq(d.msg, "cache.json: categories[0].entries[0].results[0].attributes[2]: "
                             "unknown attribute 'FAST'");
     json_decref(root);
 
-    root = sample_json();
-    json_object_set_new(result_at(root, 0, 0, 3), "median_ms", json_real(1.0));
-    reseal(root);
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    root = fx_sample_json();
+    json_object_set_new(fx_result_at(root, 0, 0, 3), "median_ms", json_real(1.0));
+    fx_reseal(root);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert_str_eq(d.msg, "cache.json: categories[0].entries[0].results[3].median_ms: a failed "
                             "result carries no figures");
     json_decref(root);
@@ -292,21 +232,18 @@ Test(doc, field_errors_name_their_path)
 Test(doc, non_canonical_key_is_refused)
 {
     const char *bad[] = {
-        "matmul batch=1 m=064 n=512 k=512 f32 wp=0",
-        "matmul batch=1 m=64 n=512 k=512 f32 wp=0 ",
-        "matmul batch=1 m=64  n=512 k=512 f32 wp=0",
-        "matmul batch=1 m=+64 n=512 k=512 f32 wp=0",
-        "matmul batch=1 m=64 n=512 k=512 f16 wp=0",
-        "softmax n=3",
+        "matmul batch=1 m=064 n=512 k=512 f32 wp=0", "matmul batch=1 m=64 n=512 k=512 f32 wp=0 ",
+        "matmul batch=1 m=64  n=512 k=512 f32 wp=0", "matmul batch=1 m=+64 n=512 k=512 f32 wp=0",
+        "matmul batch=1 m=64 n=512 k=512 f16 wp=0",  "softmax n=3",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        json_t *root = sample_json();
+        json_t *root = fx_sample_json();
         json_t *c = json_array_get(json_object_get(root, "categories"), 0);
         json_t *e = json_array_get(json_object_get(c, "entries"), 1);
         json_object_set_new(e, "key", json_string(bad[i]));
-        reseal(root);
+        fx_reseal(root);
         fr_diag d = {""};
-        cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT, "key '%s' accepted", bad[i]);
+        cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT, "key '%s' accepted", bad[i]);
         cr_assert(strncmp(d.msg, "cache.json: categories[0].entries[1].key: ", 42) == 0, "%s",
                   d.msg);
         json_decref(root);
@@ -315,12 +252,12 @@ Test(doc, non_canonical_key_is_refused)
 
 Test(doc, category_id_must_match_fingerprint)
 {
-    json_t *root = sample_json();
+    json_t *root = fx_sample_json();
     json_t *c = json_array_get(json_object_get(root, "categories"), 1);
     json_object_set_new(json_object_get(c, "fingerprint"), "threads", json_integer(3));
-    reseal(root);
+    fx_reseal(root);
     fr_diag d = {""};
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert(strstr(d.msg, "cache.json: categories[1].id: ") == d.msg, "%s", d.msg);
     cr_assert(strstr(d.msg, "is not the id of this fingerprint") != NULL, "%s", d.msg);
     json_decref(root);
@@ -328,113 +265,23 @@ Test(doc, category_id_must_match_fingerprint)
 
 Test(doc, duplicates_are_refused)
 {
-    json_t *root = sample_json();
+    json_t *root = fx_sample_json();
     json_t *cats = json_object_get(root, "categories");
     json_array_append(cats, json_array_get(cats, 0));
-    reseal(root);
+    fx_reseal(root);
     fr_diag d = {""};
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert(strstr(d.msg, "appears twice") != NULL, "%s", d.msg);
     json_decref(root);
 
-    root = sample_json();
+    root = fx_sample_json();
     json_t *c = json_array_get(json_object_get(root, "categories"), 0);
     json_t *res = json_object_get(json_array_get(json_object_get(c, "entries"), 0), "results");
     json_array_append_new(res, json_deep_copy(json_array_get(res, 0)));
-    reseal(root);
-    cr_assert_eq(parse_json(root, &d), FR_ERR_CORRUPT);
+    fx_reseal(root);
+    cr_assert_eq(fx_parse_json(root, &d), FR_ERR_CORRUPT);
     cr_assert_str_eq(d.msg, "cache.json: categories[0].entries[0].results[4].algorithm: "
                             "'matmul.blas' already in [0]");
-    json_decref(root);
-}
-
-Test(doc, too_many_results_in_an_entry)
-{
-    json_t *root = sample_json();
-    json_t *c = json_array_get(json_object_get(root, "categories"), 0);
-    json_t *res = json_object_get(json_array_get(json_object_get(c, "entries"), 0), "results");
-    json_array_clear(res);
-    for (int i = 0; i <= FRC_MAX_RESULTS_PER_ENTRY; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "matmul.v%d", i);
-        json_array_append_new(res, json_pack("{s:s,s:[],s:i,s:f,s:f,s:i}", "algorithm", name,
-                                             "attributes", "workspace", 0, "median_ms", 1.0,
-                                             "min_ms", 1.0, "samples", 3));
-    }
-    reseal(root);
-    fr_diag d = {""};
-    cr_assert_eq(parse_json(root, &d), FR_ERR_TOO_LARGE);
-    cr_assert_str_eq(d.msg, "cache.json: categories[0].entries[0].results: 65 results exceed the "
-                            "limit of 64");
-    /* One fewer is fine. */
-    json_array_remove(res, 0);
-    reseal(root);
-    cr_assert_eq(parse_json(root, &d), FR_ERR_OK, "%s", d.msg);
-    json_decref(root);
-}
-
-Test(doc, too_many_categories_and_entries)
-{
-    json_t *root = sample_json();
-    json_t *cats = json_array();
-    for (int i = 0; i <= FRC_MAX_CATEGORIES; i++) json_array_append_new(cats, json_object());
-    json_object_set_new(root, "categories", cats);
-    reseal(root);
-    fr_diag d = {""};
-    cr_assert_eq(parse_json(root, &d), FR_ERR_TOO_LARGE);
-    cr_assert_str_eq(d.msg, "cache.json: categories: 1025 categories exceed the limit of 1024");
-    json_decref(root);
-
-    root = sample_json();
-    json_t *c = json_array_get(json_object_get(root, "categories"), 0);
-    json_t *ents = json_array();
-    for (int i = 0; i <= FRC_MAX_ENTRIES; i++) json_array_append_new(ents, json_null());
-    json_object_set_new(c, "entries", ents);
-    reseal(root);
-    cr_assert_eq(parse_json(root, &d), FR_ERR_TOO_LARGE);
-    cr_assert_str_eq(d.msg, "cache.json: categories[0].entries: 200001 entries exceed the limit "
-                            "of 200000");
-    json_decref(root);
-}
-
-Test(doc, nesting_deeper_than_the_limit)
-{
-    /* The deepest legal value (attributes) is at depth 8; one more level is refused. */
-    json_t *root = sample_json();
-    json_t *attrs = json_object_get(result_at(root, 0, 0, 0), "attributes");
-    json_array_append_new(attrs, json_array());
-    reseal(root);
-    fr_diag d = {""};
-    cr_assert_eq(parse_json(root, &d), FR_ERR_TOO_LARGE);
-    cr_assert_str_eq(d.msg, "cache.json: categories[0].entries[0].results[0].attributes[2]: "
-                            "nested deeper than 8 levels");
-    json_decref(root);
-
-    const char *deep = "{\"format\":\"fastrun-cache\",\"version\":1,\"categories\":"
-                       "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}";
-    frc_doc doc;
-    cr_assert_eq(frc_doc_parse(deep, strlen(deep), "cache.json", &doc, &d), FR_ERR_TOO_LARGE);
-    cr_assert_str_eq(d.msg, "cache.json: categories[0][0][0][0][0][0][0]: nested deeper than 8 "
-                            "levels");
-}
-
-Test(doc, strings_longer_than_the_limit)
-{
-    char name[FRC_MAX_STRING + 2];
-    memset(name, 'a', sizeof name - 1);
-    name[sizeof name - 1] = '\0';
-    json_t *root = sample_json();
-    json_object_set_new(result_at(root, 1, 0, 0), "algorithm", json_string(name));
-    reseal(root);
-    fr_diag d = {""};
-    cr_assert_eq(parse_json(root, &d), FR_ERR_TOO_LARGE);
-    cr_assert_str_eq(d.msg, "cache.json: categories[1].entries[0].results[0].algorithm: string "
-                            "of 257 bytes is longer than the limit of 256");
-    /* Exactly at the limit is fine. */
-    name[FRC_MAX_STRING] = '\0';
-    json_object_set_new(result_at(root, 1, 0, 0), "algorithm", json_string(name));
-    reseal(root);
-    cr_assert_eq(parse_json(root, &d), FR_ERR_OK, "%s", d.msg);
     json_decref(root);
 }
 
@@ -444,7 +291,7 @@ Test(doc, result_json_round_trip)
     void *j;
     fr_diag d = {""};
     cr_assert_eq(frc_result_to_json(&r, &j), FR_ERR_OK);
-    char *text = json_dumps(j, DUMP_FLAGS);
+    char *text = json_dumps(j, FX_DUMP_FLAGS);
     cr_assert_str_eq(text, "{\"algorithm\":\"conv2d.winograd_f43\",\"attributes\":"
                            "[\"REPRODUCIBLE\"],\"median_ms\":2.5,\"min_ms\":2.25,\"reports\":1,"
                            "\"samples\":10,\"spread_ms\":0.0,\"workspace\":123456}");
@@ -456,9 +303,9 @@ Test(doc, result_json_round_trip)
     free(text);
     json_decref(j);
     /* A worker's upload may leave out reports and spread. */
-    json_t *lean = json_pack("{s:s,s:[s],s:i,s:f,s:f,s:i}", "algorithm", "matmul.blas",
-                             "attributes", "USES_BLAS", "workspace", 0, "median_ms", 1.5,
-                             "min_ms", 1.25, "samples", 7);
+    json_t *lean =
+        json_pack("{s:s,s:[s],s:i,s:f,s:f,s:i}", "algorithm", "matmul.blas", "attributes",
+                  "USES_BLAS", "workspace", 0, "median_ms", 1.5, "min_ms", 1.25, "samples", 7);
     cr_assert_eq(frc_result_from_json(lean, "results[0]", &back, &d), FR_ERR_OK, "%s", d.msg);
     cr_assert_eq(back.reports, 1);
     cr_assert_eq(back.spread_ms, 0.0);

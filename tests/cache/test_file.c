@@ -124,8 +124,7 @@ Test(file, truncated_file_names_file_and_position)
         fx_write(path, full, cuts[i]);
         frc_doc doc;
         fr_diag d = {""};
-        cr_assert_eq(frc_file_load(path, &doc, &d), FR_ERR_CORRUPT, "cut at %zu loaded",
-                     cuts[i]);
+        cr_assert_eq(frc_file_load(path, &doc, &d), FR_ERR_CORRUPT, "cut at %zu loaded", cuts[i]);
         char want[600];
         snprintf(want, sizeof want, "%s: line 1 column ", path);
         cr_assert(strncmp(d.msg, want, strlen(want)) == 0, "cut %zu: %s", cuts[i], d.msg);
@@ -220,7 +219,8 @@ Test(file, full_disk_keeps_the_file)
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
         mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0)
         cr_skip_test("cannot mount a tmpfs here (%s); the file size limit test covers the same "
-                     "path", strerror(errno));
+                     "path",
+                     strerror(errno));
     size_t len;
     char *before = save_sample(&len);
     frc_doc big;

@@ -27,7 +27,8 @@ static frc_result fig(double median, double min, int64_t samples, int64_t report
 static frc_result merge_of(const frc_result *rs, size_t n)
 {
     const frc_result *in[8];
-    for (size_t i = 0; i < n; i++) in[i] = &rs[i];
+    for (size_t i = 0; i < n; i++)
+        in[i] = &rs[i];
     frc_result out;
     cr_assert_eq(frc_merge_results(in, n, &out), FR_ERR_OK);
     return out;
@@ -233,9 +234,11 @@ Test(merge, reports_group_by_algorithm_and_rank)
     cr_assert_eq(out[1].reports, 2);
     cr_assert_eq(out[1].samples, 7);
     cr_assert_str_eq(out[2].algorithm, "matmul.simd");
-    for (size_t i = 0; i < n; i++) frc_result_cleanup(&out[i]);
+    for (size_t i = 0; i < n; i++)
+        frc_result_cleanup(&out[i]);
     free(out);
-    for (size_t i = 0; i < 4; i++) frc_result_cleanup(&rep[i]);
+    for (size_t i = 0; i < 4; i++)
+        frc_result_cleanup(&rep[i]);
 
     double bad[] = {1.0, -2.0};
     frc_result r;
@@ -246,7 +249,8 @@ Test(merge, reports_group_by_algorithm_and_rank)
 Test(merge, long_failure_reasons_are_cut_at_a_character_boundary)
 {
     char reason[600] = "";
-    for (int i = 0; i < 150; i++) strncat(reason, "\xc3\xa9", sizeof reason - strlen(reason) - 1);
+    for (int i = 0; i < 150; i++)
+        strncat(reason, "\xc3\xa9", sizeof reason - strlen(reason) - 1);
     frc_result r;
     cr_assert_eq(frc_result_failed("x", 0, 0, reason, &r), FR_ERR_OK);
     cr_assert_eq(strlen(r.failure), 256);

@@ -91,8 +91,7 @@ Test(policy, ties_are_broken_among_the_accepted_only)
 {
     /* Ranked as a whole: y (fastest of the tie with w), w, then z. With w excluded by the
      * workspace limit, z (REPRODUCIBLE) ties with y and wins. */
-    frc_result rs[] = {fx_ok("w", 0, 500, 0.99), fx_ok("y", 0, 0, 1.00),
-                       fx_ok("z", R, 0, 1.025)};
+    frc_result rs[] = {fx_ok("w", 0, 500, 0.99), fx_ok("y", 0, 0, 1.00), fx_ok("z", R, 0, 1.025)};
     cr_assert_eq(frc_category_put(cat, FX_KEY_MM2, rs, 3), FR_ERR_OK);
     const frc_entry *e = frc_category_find(cat, FX_KEY_MM2);
     cr_assert_str_eq(e->results[0].algorithm, "y");
@@ -117,8 +116,7 @@ Test(policy, filtered_document_keeps_only_what_the_policy_accepts)
     char *text = fx_dump(&out, NULL);
     frc_doc back;
     fr_diag d = {""};
-    cr_assert_eq(frc_doc_parse(text, strlen(text), "download", &back, &d), FR_ERR_OK, "%s",
-                 d.msg);
+    cr_assert_eq(frc_doc_parse(text, strlen(text), "download", &back, &d), FR_ERR_OK, "%s", d.msg);
     frc_doc_cleanup(&back);
     free(text);
     frc_doc_cleanup(&out);

@@ -64,9 +64,9 @@ Test(rank, failures_last_by_name)
 Test(rank, order_of_input_does_not_matter)
 {
     const frc_result base[] = {
-        fx_ok("p", 0, 0, 1.000),    fx_ok("q", R, 4096, 1.010), fx_ok("r", R, 0, 1.020),
-        fx_ok("s", 0, 0, 1.500),    fx_fail("t", "timed out"),  fx_ok("u", R, 0, 1.540),
-        fx_fail("e", "crashed"),    fx_ok("v", 0, 128, 0.999),
+        fx_ok("p", 0, 0, 1.000), fx_ok("q", R, 4096, 1.010), fx_ok("r", R, 0, 1.020),
+        fx_ok("s", 0, 0, 1.500), fx_fail("t", "timed out"),  fx_ok("u", R, 0, 1.540),
+        fx_fail("e", "crashed"), fx_ok("v", 0, 128, 0.999),
     };
     const size_t n = sizeof base / sizeof base[0];
     frc_result ref[sizeof base / sizeof base[0]];
@@ -84,12 +84,12 @@ Test(rank, order_of_input_does_not_matter)
         }
         frc_rank(rs, n);
         for (size_t i = 0; i < n; i++)
-            cr_assert_str_eq(rs[i].algorithm, ref[i].algorithm, "trial %d position %zu", trial,
-                             i);
+            cr_assert_str_eq(rs[i].algorithm, ref[i].algorithm, "trial %d position %zu", trial, i);
     }
     /* Worked by hand: v (0.999) is fastest and ties with p, q, r; of those r and q are
      * REPRODUCIBLE and r has no workspace. Then q. Then p before the faster v (workspace 0 <
      * 128). Then u (REPRODUCIBLE) ties with the faster s. Failures by name. */
     const char *want[] = {"r", "q", "p", "v", "u", "s", "e", "t"};
-    for (size_t i = 0; i < n; i++) cr_assert_str_eq(ref[i].algorithm, want[i], "position %zu", i);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(ref[i].algorithm, want[i], "position %zu", i);
 }
