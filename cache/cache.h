@@ -109,13 +109,17 @@ FR_WUR fr_err frc_result_copy(const frc_result *src, frc_result *dst);
 void frc_fingerprint_text(const frc_fingerprint *fp, char *buf, size_t len);
 void frc_category_id(const frc_fingerprint *fp, char out[17]);
 
-/* Finds or adds the category of fp (copied). *out is borrowed from doc. */
+/* Finds or adds the category of fp (copied). *out is borrowed from doc and stays valid until
+ * the next category is added to doc (the array may move). FR_ERR_INVALID_ARGUMENT for a
+ * fingerprint that frc_fingerprint_to_json would refuse (NULL strings count as "unknown"). */
 FR_WUR fr_err frc_doc_category(frc_doc *doc, const frc_fingerprint *fp, frc_category **out);
 /* Finds by id; NULL if absent. */
 frc_category *frc_doc_find_category(const frc_doc *doc, const char *id);
 /* Finds an entry by key; NULL if absent. */
 frc_entry *frc_category_find(const frc_category *cat, const char *key);
-/* Replaces (or adds) the entry for key with these results (deep-copied, then ranked). */
+/* Replaces (or adds) the entry for key with these results (deep-copied, then ranked).
+ * Pointers into cat's entries are invalidated. FR_ERR_INVALID_ARGUMENT for a non-canonical key,
+ * no results, a duplicate algorithm or an invalid result; FR_ERR_TOO_LARGE over a limit. */
 FR_WUR fr_err frc_category_put(frc_category *cat, const char *key, const frc_result *results,
                                size_t n);
 
