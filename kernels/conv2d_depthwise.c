@@ -4,8 +4,8 @@
  * at a time into its own slice of the workspace (the phase-split layout of conv2d_util.h, so the
  * plane stays in cache while it is used) and computes that channel's output rows with vectors
  * along the output width: up to 4 vectors per step (AVX-512: 64 columns, AVX2: 32; fewer at the
- * end of a row), the filter taps broadcast. GEMM-based algorithms see a 1-channel reduction here and waste most of their work;
- * this one streams each plane once.
+ * end of a row), the filter taps broadcast. GEMM-based algorithms see a 1-channel reduction here
+ * and waste most of their work; this one streams each plane once.
  *
  * Parallel over (image, channel) planes; each output is summed over (r, s) in that order by one
  * thread, so the result is bit-identical run after run and at any thread count (for one ISA).
@@ -44,12 +44,13 @@ typedef void (*row_fn)(const frk__conv *cv, const frk__xpack *xp, const float *p
 #define T2 __attribute__((target("avx2,fma")))
 
 /* One block of NV vectors (NV a literal at each call) starting at output column q0. */
-static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
-void block512(const frk__conv *cv, const frk__xpack *xp, const float *plane, const float *w,
-              int oh, int q0, float *out, const int NV)
+static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) void
+block512(const frk__conv *cv, const frk__xpack *xp, const float *plane, const float *w, int oh,
+         int q0, float *out, const int NV)
 {
     __m512 acc[4];
-    for (int v = 0; v < NV; v++) acc[v] = _mm512_setzero_ps();
+    for (int v = 0; v < NV; v++)
+        acc[v] = _mm512_setzero_ps();
     for (int i = 0; i < cv->r; i++) {
         const float *row = frk__xpack_row(cv, xp, plane, 0, 0, oh * cv->sh + i * cv->dh, 0);
         for (int j = 0; j < cv->s; j++) {
@@ -62,7 +63,7 @@ void block512(const frk__conv *cv, const frk__xpack *xp, const float *plane, con
     }
     for (int v = 0; v < NV; v++) {
         int left = cv->q - q0 - 16 * v;
-        __mmask16 m = left >= 16 ? (__mmask16)0xffff
+        __mmask16 m = left >= 16  ? (__mmask16)0xffff
                       : left <= 0 ? (__mmask16)0
                                   : (__mmask16)((1u << left) - 1);
         _mm512_mask_storeu_ps(out + q0 + 16 * v, m, acc[v]);
@@ -88,13 +89,14 @@ T512 static void row_avx512(const frk__conv *cv, const frk__xpack *xp, const flo
     }
 }
 
-static inline __attribute__((always_inline, target("avx2,fma")))
-void block256(const frk__conv *cv, const frk__xpack *xp, const float *plane, const float *w,
-              int oh, int q0, float *out, const int NV)
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+block256(const frk__conv *cv, const frk__xpack *xp, const float *plane, const float *w, int oh,
+         int q0, float *out, const int NV)
 {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256 acc[4];
-    for (int v = 0; v < NV; v++) acc[v] = _mm256_setzero_ps();
+    for (int v = 0; v < NV; v++)
+        acc[v] = _mm256_setzero_ps();
     for (int i = 0; i < cv->r; i++) {
         const float *row = frk__xpack_row(cv, xp, plane, 0, 0, oh * cv->sh + i * cv->dh, 0);
         for (int j = 0; j < cv->s; j++) {
@@ -132,14 +134,16 @@ T2 static void row_avx2(const frk__conv *cv, const frk__xpack *xp, const float *
 static void row_scalar(const frk__conv *cv, const frk__xpack *xp, const float *plane,
                        const float *w, int oh, float *out)
 {
-    for (int ow = 0; ow < cv->q; ow++) out[ow] = 0.0f;
+    for (int ow = 0; ow < cv->q; ow++)
+        out[ow] = 0.0f;
     for (int i = 0; i < cv->r; i++) {
         const float *row = frk__xpack_row(cv, xp, plane, 0, 0, oh * cv->sh + i * cv->dh, 0);
         for (int j = 0; j < cv->s; j++) {
             int off = j * cv->dw;
             const float *xr = row + (size_t)(off % cv->sw) * xp->len + off / cv->sw;
             float wv = w[i * cv->s + j];
-            for (int ow = 0; ow < cv->q; ow++) out[ow] += wv * xr[ow];
+            for (int ow = 0; ow < cv->q; ow++)
+                out[ow] += wv * xr[ow];
         }
     }
 }

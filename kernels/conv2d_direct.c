@@ -86,12 +86,14 @@ static void direct_row_scalar(const frk__direct *d, int n, int g, int kb, int oh
         float acc[FRK__DIRECT_KB] = {0};
         for (int c = 0; c < cv->cg; c++) {
             for (int i = 0; i < cv->r; i++) {
-                const float *row = frk__xpack_row(cv, &d->xp, xin, 0, c, oh * cv->sh + i * cv->dh, 0);
+                const float *row =
+                    frk__xpack_row(cv, &d->xp, xin, 0, c, oh * cv->sh + i * cv->dh, 0);
                 const float *w = wb + (size_t)(c * cv->r + i) * cv->s * FRK__DIRECT_KB;
                 for (int j = 0; j < cv->s; j++, w += FRK__DIRECT_KB) {
                     int off = j * cv->dw;
                     float xv = row[(size_t)(off % cv->sw) * d->xp.len + ow + off / cv->sw];
-                    for (int kk = 0; kk < FRK__DIRECT_KB; kk++) acc[kk] += w[kk] * xv;
+                    for (int kk = 0; kk < FRK__DIRECT_KB; kk++)
+                        acc[kk] += w[kk] * xv;
                 }
             }
         }

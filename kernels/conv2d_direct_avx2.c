@@ -25,10 +25,11 @@ INLINE2 void block(const frk__direct *d, const float *xin, const float *wb, int 
 {
     const frk__conv *cv = &d->cv;
     __m256 acc[8][3]; /* fixed size (not a VLA) so it can live in registers */
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int kk = 0; kk < KB; kk++)
-        #pragma GCC unroll 16
-        for (int v = 0; v < QV; v++) acc[kk][v] = _mm256_setzero_ps();
+#pragma GCC unroll 16
+        for (int v = 0; v < QV; v++)
+            acc[kk][v] = _mm256_setzero_ps();
     for (int c = 0; c < cv->cg; c++) {
         for (int i = 0; i < cv->r; i++) {
             const float *row = frk__xpack_row(cv, &d->xp, xin, 0, c, oh * cv->sh + i * cv->dh, 0);
@@ -37,19 +38,21 @@ INLINE2 void block(const frk__direct *d, const float *xin, const float *wb, int 
                 int off = j * cv->dw;
                 const float *xr = row + (size_t)(off % cv->sw) * d->xp.len + q0 + off / cv->sw;
                 __m256 x[3];
-                #pragma GCC unroll 16
-                for (int v = 0; v < QV; v++) x[v] = _mm256_loadu_ps(xr + 8 * v);
-                #pragma GCC unroll 16
+#pragma GCC unroll 16
+                for (int v = 0; v < QV; v++)
+                    x[v] = _mm256_loadu_ps(xr + 8 * v);
+#pragma GCC unroll 16
                 for (int kk = 0; kk < KB; kk++) {
                     __m256 wv = _mm256_broadcast_ss(w + kk);
-                    #pragma GCC unroll 16
-                    for (int v = 0; v < QV; v++) acc[kk][v] = _mm256_fmadd_ps(wv, x[v], acc[kk][v]);
+#pragma GCC unroll 16
+                    for (int v = 0; v < QV; v++)
+                        acc[kk][v] = _mm256_fmadd_ps(wv, x[v], acc[kk][v]);
                 }
             }
         }
     }
     size_t pq = (size_t)cv->p * cv->q;
-    #pragma GCC unroll 16
+#pragma GCC unroll 16
     for (int v = 0; v < QV; v++) {
         int left = cv->q - q0 - 8 * v;
         if (left <= 0) break;

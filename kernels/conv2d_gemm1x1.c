@@ -44,7 +44,8 @@ static void subsample(const frk__conv *cv, const float *in, float *out, int nthr
         float *o = out + (size_t)cc * cv->p * cv->q;
         for (int oh = 0; oh < cv->p; oh++) {
             const float *row = plane + (size_t)oh * cv->sh * cv->w;
-            for (int ow = 0; ow < cv->q; ow++) o[(size_t)oh * cv->q + ow] = row[(size_t)ow * cv->sw];
+            for (int ow = 0; ow < cv->q; ow++)
+                o[(size_t)oh * cv->q + ow] = row[(size_t)ow * cv->sw];
         }
     }
 }
@@ -64,8 +65,8 @@ static void g1x1_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
                 subsample(&cv, in, x->ws, ctx->nthreads);
                 in = x->ws;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cv.kg, pq, cv.cg, 1.0f, w,
-                        cv.cg, in, pq, 0.0f, out, pq);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cv.kg, pq, cv.cg, 1.0f, w, cv.cg,
+                        in, pq, 0.0f, out, pq);
         }
     }
 }

@@ -37,7 +37,8 @@ static size_t im2col_workspace(const fr_op *op, const frk_ctx *ctx)
     return (size_t)col_bytes(&cv);
 }
 
-/* col[(cc*r + i)*s + j][oh*q + ow] = padded input (c0 + cc, oh*sh - ph + i*dh, ow*sw - pw + j*dw) */
+/* col[(cc*r + i)*s + j][oh*q + ow] = padded input (c0 + cc, oh*sh - ph + i*dh, ow*sw - pw + j*dw)
+ */
 static void im2col(const frk__conv *cv, const float *in, float *col, int nthreads)
 {
     int rows = cv->cg * cv->r * cv->s;

@@ -102,16 +102,18 @@ static void split_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
             int g = it / pl.chunks, c0 = (it % pl.chunks) * pl.chunk_c;
             int nc = cv->cg - c0 < pl.chunk_c ? cv->cg - c0 : pl.chunk_c;
             for (int n = 0; n < cv->n; n++) {
-                const float *img = x->src + ((size_t)n * cv->c + (size_t)g * cv->cg) * cv->h * cv->w;
+                const float *img =
+                    x->src + ((size_t)n * cv->c + (size_t)g * cv->cg) * cv->h * cv->w;
                 patches(cv, img, c0, nc, col);
                 /* Inside a parallel region OpenBLAS's OpenMP build runs single-threaded. */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->kg, pq, nc * rs, 1.0f,
-                            x->wei + (size_t)g * cv->kg * red + (size_t)c0 * rs, red, col, pq,
-                            1.0f, part + ((size_t)n * cv->k + (size_t)g * cv->kg) * pq, pq);
+                            x->wei + (size_t)g * cv->kg * red + (size_t)c0 * rs, red, col, pq, 1.0f,
+                            part + ((size_t)n * cv->k + (size_t)g * cv->kg) * pq, pq);
             }
         }
 #pragma omp critical(frk_split_reduce)
-        for (int64_t i = 0; i < total; i++) x->dst[i] += part[i];
+        for (int64_t i = 0; i < total; i++)
+            x->dst[i] += part[i];
     }
 }
 

@@ -75,7 +75,8 @@ void frk__xpack_plane(const frk__conv *cv, const frk__xpack *xp, const float *in
                     j += ncopy;
                 }
             } else {
-                for (; j < xp->len && iw < cv->w; j++, iw += cv->sw) dst[j] = row[iw];
+                for (; j < xp->len && iw < cv->w; j++, iw += cv->sw)
+                    dst[j] = row[iw];
             }
             memset(dst + j, 0, (size_t)(xp->len - j) * sizeof(float));
         }

@@ -25,11 +25,11 @@
 #define FRK__QB_MAX 64
 
 typedef struct {
-    int n, c, h, w;    /* input */
-    int k, r, s;       /* weights */
+    int n, c, h, w; /* input */
+    int k, r, s;    /* weights */
     int sh, sw, ph, pw, dh, dw;
-    int g, cg, kg;     /* groups, input and output channels per group */
-    int p, q;          /* output height and width */
+    int g, cg, kg; /* groups, input and output channels per group */
+    int p, q;      /* output height and width */
 } frk__conv;
 
 /* Unpacks op (a valid conv2d) into cv. */

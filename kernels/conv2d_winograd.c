@@ -113,8 +113,8 @@ void frk__wino_run(const frk__wino *wd, const fr_op *op, const frk_ctx *ctx, con
 #pragma omp for schedule(dynamic)
             for (int e = 0; e < t2; e++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, (int)cnt, c, 1.0f,
-                            u + (size_t)e * k * c, c, v + (size_t)e * c * gm.chunk,
-                            (int)gm.chunk, 0.0f, mm + (size_t)e * k * gm.chunk, (int)gm.chunk);
+                            u + (size_t)e * k * c, c, v + (size_t)e * c * gm.chunk, (int)gm.chunk,
+                            0.0f, mm + (size_t)e * k * gm.chunk, (int)gm.chunk);
 #pragma omp for schedule(static)
             for (long it = 0; it < groups * k; it++) {
                 long gi = it % groups;

@@ -22,34 +22,61 @@
 #define GRP FRK__WINO_GROUP
 #define XF_INLINE static inline __attribute__((always_inline))
 
-static const float BT23[16] = {1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1};
-static const float G23[12] = {1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1};
-static const float AT23[8] = {1, 1, 1, 0, 0, 1, -1, -1};
-
+/* One matrix row per line. */
+/* clang-format off */
+static const float BT23[16] = {
+    1,  0, -1,  0,
+    0,  1,  1,  0,
+    0, -1,  1,  0,
+    0,  1,  0, -1,
+};
+static const float G23[12] = {
+    1,     0,     0,
+    0.5f,  0.5f,  0.5f,
+    0.5f, -0.5f,  0.5f,
+    0,     0,     1,
+};
+static const float AT23[8] = {
+    1, 1,  1,  0,
+    0, 1, -1, -1,
+};
 static const float BT43[36] = {
-    4, 0, -5, 0,  1, 0, 0, -4, -4, 1,  1, 0, 0, 4, -4, -1, 1, 0,
-    0, -2, -1, 2, 1, 0, 0, 2,  -1, -2, 1, 0, 0, 4, 0,  -5, 0, 1,
+    4,  0, -5,  0, 1, 0,
+    0, -4, -4,  1, 1, 0,
+    0,  4, -4, -1, 1, 0,
+    0, -2, -1,  2, 1, 0,
+    0,  2, -1, -2, 1, 0,
+    0,  4,  0, -5, 0, 1,
 };
 static const float G43[18] = {
-    1.0f / 4,  0,         0,        -1.0f / 6, -1.0f / 6, -1.0f / 6,
-    -1.0f / 6, 1.0f / 6,  -1.0f / 6, 1.0f / 24, 1.0f / 12, 1.0f / 6,
-    1.0f / 24, -1.0f / 12, 1.0f / 6, 0,         0,         1,
+     1.0f / 4,   0,          0,
+    -1.0f / 6,  -1.0f / 6,  -1.0f / 6,
+    -1.0f / 6,   1.0f / 6,  -1.0f / 6,
+     1.0f / 24,  1.0f / 12,  1.0f / 6,
+     1.0f / 24, -1.0f / 12,  1.0f / 6,
+     0,          0,          1,
 };
 static const float AT43[24] = {
-    1, 1, 1, 1, 1, 0, 0, 1, -1, 2, -2, 0, 0, 1, 1, 4, 4, 0, 0, 1, -1, 8, -8, 1,
+    1, 1,  1, 1,  1, 0,
+    0, 1, -1, 2, -2, 0,
+    0, 1,  1, 4,  4, 0,
+    0, 1, -1, 8, -8, 1,
 };
+/* clang-format on */
 
 /* memcpy of cnt floats, inlined as one vector move in the common full-group case. */
 XF_INLINE void copy_n(float *dst, const float *src, int cnt)
 {
-    if (cnt == GRP) memcpy(dst, src, GRP * sizeof(float));
-    else memcpy(dst, src, (size_t)cnt * sizeof(float));
+    if (cnt == GRP)
+        memcpy(dst, src, GRP * sizeof(float));
+    else
+        memcpy(dst, src, (size_t)cnt * sizeof(float));
 }
 
 /* out[i][j][l] = sum_a L[i*n + a] * in[a][j][l], for i < rows, j < cols (a < n). */
 XF_INLINE void left_mul(float out[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP], const float *L,
-                        float in[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP], const int rows,
-                        const int n, const int cols)
+                        float in[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP], const int rows, const int n,
+                        const int cols)
 {
 #pragma GCC unroll 6
     for (int i = 0; i < rows; i++)
@@ -60,7 +87,8 @@ XF_INLINE void left_mul(float out[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP], const fl
             for (int a = 0; a < n; a++) {
                 const float c = L[i * n + a];
                 if (c == 0.0f) continue;
-                for (int l = 0; l < GRP; l++) acc[l] += c * in[a][j][l];
+                for (int l = 0; l < GRP; l++)
+                    acc[l] += c * in[a][j][l];
             }
             memcpy(out[i][j], acc, sizeof acc);
         }
@@ -80,7 +108,8 @@ XF_INLINE void right_mul_t(float out[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP],
             for (int a = 0; a < n; a++) {
                 const float c = R[j * n + a];
                 if (c == 0.0f) continue;
-                for (int l = 0; l < GRP; l++) acc[l] += in[i][a][l] * c;
+                for (int l = 0; l < GRP; l++)
+                    acc[l] += in[i][a][l] * c;
             }
             memcpy(out[i][j], acc, sizeof acc);
         }
@@ -94,7 +123,8 @@ XF_INLINE void filter_impl(const float *g, int cnt, float *u, size_t plane, cons
     float tmp[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP], uu[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP];
     for (int l = 0; l < cnt; l++)
         for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++) gg[i][j][l] = g[l * 9 + i * 3 + j];
+            for (int j = 0; j < 3; j++)
+                gg[i][j][l] = g[l * 9 + i * 3 + j];
     left_mul(tmp, G, gg, T, 3, 3);    /* G g: T x 3 */
     right_mul_t(uu, tmp, G, T, 3, T); /* (G g) G^T: T x T */
     for (int i = 0; i < T; i++)
@@ -125,7 +155,7 @@ XF_INLINE void input_impl(const frk__wino_geom *gm, const float *src, int c, lon
             }
         }
     }
-    left_mul(tmp, BT, d, T, T, T);    /* B^T d */
+    left_mul(tmp, BT, d, T, T, T);     /* B^T d */
     right_mul_t(vv, tmp, BT, T, T, T); /* (B^T d) B */
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++)
@@ -142,7 +172,7 @@ XF_INLINE void output_impl(const frk__wino_geom *gm, const float *mm, int k, lon
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++)
             copy_n(in[i][j], mm + ((size_t)(i * T + j) * cv->k + k) * gm->chunk + col, cnt);
-    left_mul(tmp, AT, in, M, T, T);  /* A^T m: M x T */
+    left_mul(tmp, AT, in, M, T, T);   /* A^T m: M x T */
     right_mul_t(y, tmp, AT, M, T, M); /* (A^T m) A: M x M */
     for (int l = 0; l < cnt; l++) {
         long tile = t0 + l;

@@ -51,9 +51,12 @@ frk_isa frk_isa_detect(void)
     const char *env = getenv("FASTRUN_ISA");
     if (env) {
         frk_isa want = isa;
-        if (strcmp(env, "scalar") == 0) want = FRK_ISA_SCALAR;
-        else if (strcmp(env, "avx2") == 0) want = FRK_ISA_AVX2;
-        else if (strcmp(env, "avx512") == 0) want = FRK_ISA_AVX512;
+        if (strcmp(env, "scalar") == 0)
+            want = FRK_ISA_SCALAR;
+        else if (strcmp(env, "avx2") == 0)
+            want = FRK_ISA_AVX2;
+        else if (strcmp(env, "avx512") == 0)
+            want = FRK_ISA_AVX512;
         if (want < isa) isa = want;
     }
     return isa;
@@ -62,9 +65,12 @@ frk_isa frk_isa_detect(void)
 const char *frk_isa_name(frk_isa isa)
 {
     switch (isa) {
-    case FRK_ISA_SCALAR: return "scalar";
-    case FRK_ISA_AVX2: return "avx2";
-    case FRK_ISA_AVX512: return "avx512";
+    case FRK_ISA_SCALAR:
+        return "scalar";
+    case FRK_ISA_AVX2:
+        return "avx2";
+    case FRK_ISA_AVX512:
+        return "avx512";
     }
     return "unknown";
 }
@@ -80,7 +86,8 @@ static void trim_copy(char *buf, size_t len, const char *src, size_t n)
         blank = is_blank;
         buf[o++] = is_blank ? ' ' : src[i];
     }
-    while (o > 0 && buf[o - 1] == ' ') o--;
+    while (o > 0 && buf[o - 1] == ' ')
+        o--;
     buf[o] = '\0';
 }
 
@@ -125,8 +132,10 @@ void frk_blas_info(char *lib, size_t liblen, char *core, size_t corelen)
     if (!cfg) cfg = "OpenBLAS unknown";
     size_t end = 0;
     for (int words = 0; cfg[end] && words < 2; words++) {
-        while (cfg[end] == ' ') end++;
-        while (cfg[end] && cfg[end] != ' ') end++;
+        while (cfg[end] == ' ')
+            end++;
+        while (cfg[end] && cfg[end] != ' ')
+            end++;
     }
     if (liblen) trim_copy(lib, liblen, cfg, end);
     const char *name = openblas_get_corename();

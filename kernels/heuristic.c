@@ -68,7 +68,8 @@ static rule pick_conv2d(const fr_op *op, const frk_ctx *ctx)
     if (q >= 32 && kg >= 16)
         return (rule){"wide output rows: direct SIMD convolution",
                       {"conv2d.direct_simd", "conv2d.im2col_gemm"}};
-    return (rule){"general convolution: im2col + GEMM", {"conv2d.im2col_gemm", "conv2d.direct_simd"}};
+    return (rule){"general convolution: im2col + GEMM",
+                  {"conv2d.im2col_gemm", "conv2d.direct_simd"}};
 }
 
 /* The matmul branch, kept apart so the matmul module can refine it: BLAS when the table has it. */
@@ -86,8 +87,10 @@ const frk_algo *frk_heuristic(const fr_op *op, const frk_ctx *ctx, unsigned requ
     for (int i = 0; i < MAXPREF && r.names[i]; i++) {
         const frk_algo *a = frk_algo_find(r.names[i]);
         if (allowed(a, op, ctx, required, forbidden, workspace_limit)) {
-            if (why) *why = i == 0 ? r.why : "the rule's first choice was refused by the policy "
-                                             "or shape; took its next preference";
+            if (why)
+                *why = i == 0 ? r.why
+                              : "the rule's first choice was refused by the policy "
+                                "or shape; took its next preference";
             return a;
         }
     }

@@ -37,7 +37,8 @@ static double fill_random(float *p, int64_t n, uint64_t *s)
 static void fill_value(void *p, size_t bytes, float v)
 {
     float *f = p;
-    for (size_t i = 0; i < bytes / sizeof(float); i++) f[i] = v;
+    for (size_t i = 0; i < bytes / sizeof(float); i++)
+        f[i] = v;
 }
 
 static int64_t reduction_length(const fr_op *op)
@@ -78,7 +79,8 @@ fr_err frk_verify_ref_init(frk_verify_ref *vr, const fr_op *op, const frk_algo *
     ref->run(op, ctx, &x);
     frk_free(ws);
     vr->ref_max = 0.0;
-    for (int64_t i = 0; i < sz.dst; i++) vr->ref_max = fmax(vr->ref_max, fabs(vr->ref[i]));
+    for (int64_t i = 0; i < sz.dst; i++)
+        vr->ref_max = fmax(vr->ref_max, fabs(vr->ref[i]));
     return FR_ERR_OK;
 }
 
@@ -146,8 +148,9 @@ fr_err frk_verify_check(const frk_verify_ref *vr, const frk_algo *a, const frk_c
         run_once(vr, a, ctx, pwei, ws, wsb, 12345.0f, d2);
         out->bit_identical = memcmp(d1, d2, db) == 0;
     }
-    err = !out->pass ? FR_ERR_WRONG_RESULT : !out->bit_identical ? FR_ERR_NOT_REPRODUCIBLE
-                                                                 : FR_ERR_OK;
+    err = !out->pass            ? FR_ERR_WRONG_RESULT
+          : !out->bit_identical ? FR_ERR_NOT_REPRODUCIBLE
+                                : FR_ERR_OK;
 done:
     frk_free(ws);
     frk_free(pwei);

@@ -28,8 +28,7 @@ static void check_one(const frk_verify_ref *vr, const frk_algo *a, const frk_ctx
               res.max_abs_err, res.tolerance, (long long)res.worst, res.ref_max,
               (int)res.bit_identical);
     if (pre && a->preprocess)
-        cr_expect(res.preprocessed, "%s on %s: preprocessed weights were not used", a->name,
-                  label);
+        cr_expect(res.preprocessed, "%s on %s: preprocessed weights were not used", a->name, label);
 }
 
 void sweep_op(const fr_op *op, const char *label, sweep_mode mode, const frk_algo *ref,
@@ -67,7 +66,8 @@ void sweep_expect_all_seen(fr_op_kind kind, const sweep_seen *seen)
     for (size_t i = 0; i < n; i++) {
         if (table[i]->attrs & FR_ATTR_NAIVE) continue;
         bool found = false;
-        for (size_t j = 0; j < seen->count; j++) found |= strcmp(seen->names[j], table[i]->name) == 0;
+        for (size_t j = 0; j < seen->count; j++)
+            found |= strcmp(seen->names[j], table[i]->name) == 0;
         cr_expect(found, "%s was never applicable to any test shape, so it went unverified",
                   table[i]->name);
     }
@@ -77,8 +77,16 @@ fr_op conv_op(int n, int c, int h, int w, int k, int r, int s, int sh, int sw, i
               int dh, int dw, int groups)
 {
     fr_op op = {.kind = FR_OP_CONV2D};
-    op.conv = (fr_conv2d){.n = n, .c = c, .h = h, .w = w, .k = k, .r = r, .s = s,
-                          .stride = {sh, sw}, .pad = {ph, pw}, .dilation = {dh, dw},
+    op.conv = (fr_conv2d){.n = n,
+                          .c = c,
+                          .h = h,
+                          .w = w,
+                          .k = k,
+                          .r = r,
+                          .s = s,
+                          .stride = {sh, sw},
+                          .pad = {ph, pw},
+                          .dilation = {dh, dw},
                           .groups = groups};
     return op;
 }

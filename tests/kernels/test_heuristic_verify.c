@@ -111,9 +111,11 @@ static void drifting_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
     x->dst[0] = nextafterf(x->dst[0], runs++ % 2 ? INFINITY : -INFINITY); /* one ulp off */
 }
 
-#define BROKEN(nm, run_fn, ws_fn)                                                                   \
-    {.name = nm, .kind = FR_OP_CONV2D, .attrs = FR_ATTR_REPRODUCIBLE, .doc = "broken on purpose", \
-     .applicable = any_conv, .workspace = ws_fn, .run = run_fn}
+#define BROKEN(nm, run_fn, ws_fn)                                                                  \
+    {                                                                                              \
+        .name = nm, .kind = FR_OP_CONV2D, .attrs = FR_ATTR_REPRODUCIBLE,                           \
+        .doc = "broken on purpose", .applicable = any_conv, .workspace = ws_fn, .run = run_fn      \
+    }
 
 static const frk_algo perturbed = BROKEN("conv2d.test_perturbed", perturbed_run, no_ws);
 static const frk_algo unwritten = BROKEN("conv2d.test_unwritten", unwritten_run, no_ws);
@@ -134,7 +136,8 @@ Test(verify, rejects_broken_algorithms)
     double tol = r.tolerance;
     cr_expect(tol > 0.0 && tol < 1e-3, "tolerance %g", tol);
     perturb = (float)(tol * 0.5);
-    cr_expect_eq(frk_verify_check(&vr, &perturbed, &ctx, false, &r), FR_ERR_OK, "half the tolerance");
+    cr_expect_eq(frk_verify_check(&vr, &perturbed, &ctx, false, &r), FR_ERR_OK,
+                 "half the tolerance");
     perturb = (float)(tol * 2.0);
     cr_expect_eq(frk_verify_check(&vr, &perturbed, &ctx, false, &r), FR_ERR_WRONG_RESULT);
     cr_expect(!r.pass && r.worst == 0 && r.max_abs_err > tol);
@@ -151,7 +154,8 @@ Test(verify, rejects_broken_algorithms)
     frk_verify_ref_cleanup(&vr);
     frk_verify_ref_cleanup(&vr); /* safe twice */
     /* The one-shot form checks a good algorithm, with preprocessed weights when it has them. */
-    cr_expect_eq(frk_verify(frk_algo_find("conv2d.winograd_f23"), &op, &ctx, true, 9, &r), FR_ERR_OK);
+    cr_expect_eq(frk_verify(frk_algo_find("conv2d.winograd_f23"), &op, &ctx, true, 9, &r),
+                 FR_ERR_OK);
     cr_expect(r.preprocessed);
     fr_op bad = conv_op(1, 6, 9, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4); /* 6 % 4 != 0 */
     cr_expect_eq(frk_verify(frk_naive(FR_OP_CONV2D), &bad, &ctx, false, 1, &r),

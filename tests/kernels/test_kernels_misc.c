@@ -38,7 +38,8 @@ Test(registry, tables_are_well_formed)
             cr_expect(a->applicable && a->workspace && a->run, "%s misses a function", a->name);
             cr_expect((a->preprocess == NULL) == (a->preprocessed_size == NULL),
                       "%s: preprocess and preprocessed_size come together", a->name);
-            if (i + 1 < n) cr_expect(!(a->attrs & FR_ATTR_NAIVE), "%s: NAIVE but not last", a->name);
+            if (i + 1 < n)
+                cr_expect(!(a->attrs & FR_ATTR_NAIVE), "%s: NAIVE but not last", a->name);
         }
     }
     size_t all;
@@ -109,7 +110,8 @@ Test(cpu, fork_after_kernels)
     frk_ctx ctx;
     frk_ctx_default(&ctx);
     frk_verify_result r;
-    cr_assert_eq(frk_verify(frk_algo_find("conv2d.direct_simd"), &op, &ctx, false, 1, &r), FR_ERR_OK);
+    cr_assert_eq(frk_verify(frk_algo_find("conv2d.direct_simd"), &op, &ctx, false, 1, &r),
+                 FR_ERR_OK);
     frk_before_fork();
     pid_t pid = fork();
     cr_assert(pid >= 0);
@@ -130,5 +132,6 @@ Test(cpu, fork_after_kernels)
     }
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
     /* The parent keeps working after the pause. */
-    cr_expect_eq(frk_verify(frk_algo_find("conv2d.direct_simd"), &op, &ctx, false, 3, &r), FR_ERR_OK);
+    cr_expect_eq(frk_verify(frk_algo_find("conv2d.direct_simd"), &op, &ctx, false, 3, &r),
+                 FR_ERR_OK);
 }

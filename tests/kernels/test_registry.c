@@ -61,7 +61,8 @@ Test(registry, resnet50_model, .timeout = 120)
     const char *must[] = {"conv2d.winograd_f43", "conv2d.gemm_1x1", "conv2d.direct_simd"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
         bool found = false;
-        for (size_t j = 0; j < seen.count; j++) found |= strcmp(seen.names[j], must[i]) == 0;
+        for (size_t j = 0; j < seen.count; j++)
+            found |= strcmp(seen.names[j], must[i]) == 0;
         cr_expect(found, "%s was not applicable to any ResNet-50 layer", must[i]);
     }
 }
