@@ -38,6 +38,26 @@ static fr_err copy_field(const json_t *obj, const char *field, bool required, ch
     return FR_ERR_OK;
 }
 
+/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). PostgreSQL checks the ranges;
+ * this check keeps out its other spellings ("yesterday", "now"), which would not be a time of
+ * measurement. */
+static bool rfc3339(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    for (size_t i = 0; shape[i]; i++, s++) {
+        bool ok = shape[i] == 'd' ? (*s >= '0' && *s <= '9') : *s == shape[i];
+        if (!ok) return false;
+    }
+    if (*s == '.') {
+        if (!(s[1] >= '0' && s[1] <= '9')) return false;
+        for (s++; *s >= '0' && *s <= '9'; s++) {}
+    }
+    if (*s == 'Z') return s[1] == '\0';
+    if (*s != '+' && *s != '-') return false;
+    return s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' && s[3] == ':' &&
+           s[4] >= '0' && s[4] <= '9' && s[5] >= '0' && s[5] <= '9' && s[6] == '\0';
+}
+
 static fr_err parse_provenance(const json_t *p, frs_provenance *out, fr_diag *d)
 {
     if (!json_is_object(p))
@@ -55,6 +75,10 @@ static fr_err parse_provenance(const json_t *p, frs_provenance *out, fr_diag *d)
         e = fr_diag_set(d, FR_ERR_BAD_REQUEST, "provenance.source: expected worker or user");
     if (e == FR_ERR_OK) e = copy_field(p, "host", true, out->host, sizeof out->host, d);
     if (e == FR_ERR_OK) e = copy_field(p, "time", true, out->time, sizeof out->time, d);
+    if (e == FR_ERR_OK && !rfc3339(out->time))
+        e = fr_diag_set(d, FR_ERR_BAD_REQUEST,
+                        "provenance.time: '%s' is not an RFC 3339 time (2026-01-31T12:00:00Z)",
+                        out->time);
     if (e == FR_ERR_OK)
         e = copy_field(p, "upload_id", false, out->upload_id, sizeof out->upload_id, d);
     for (const char *c = out->upload_id; e == FR_ERR_OK && *c; c++)
@@ -103,6 +127,10 @@ static fr_err parse_entries(const json_t *body, frc_doc *doc, fr_diag *d)
             char path[64];
             snprintf(path, sizeof path, "entries[%zu].results[%zu]", i, k);
             e = frc_result_from_json(json_array_get(results, k), path, &rs[k], d);
+            for (size_t j = 0; e == FR_ERR_OK && j < k; j++)
+                if (!strcmp(rs[j].algorithm, rs[k].algorithm))
+                    e = fr_diag_set(d, FR_ERR_BAD_REQUEST, "%s.algorithm: '%s' listed twice",
+                                    path, rs[k].algorithm);
         }
         if (e == FR_ERR_OK) e = frc_category_put(cat, json_string_value(key), rs, n);
         for (size_t k = 0; k < n; k++) frc_result_cleanup(&rs[k]);
