@@ -4,7 +4,8 @@
  *
  *   #/categories          view-categories.js
  *   #/category/<id>       view-category.js
- *   #/jobs, #/job/<id>    view-jobs.js
+ *   #/jobs                view-jobs.js
+ *   #/job/<id>            view-job.js
  *   #/workers             view-workers.js
  *
  * A view is render(root, params) -> cleanup(); the cleanup stops its timers when the route
@@ -14,6 +15,7 @@ import { askToken, get, token } from './api.js';
 import { fill, h } from './dom.js';
 import * as categories from './view-categories.js';
 import * as category from './view-category.js';
+import * as job from './view-job.js';
 import * as jobs from './view-jobs.js';
 import * as workers from './view-workers.js';
 
@@ -21,7 +23,7 @@ const ROUTES = [
   { re: /^\/categories$/, view: categories, tab: 'categories', title: 'Categories' },
   { re: /^\/category\/([0-9a-zA-Z]+)$/, view: category, tab: 'categories', title: 'Category' },
   { re: /^\/jobs$/, view: jobs, tab: 'jobs', title: 'Jobs' },
-  { re: /^\/job\/([0-9A-Za-z_-]+)$/, view: jobs, tab: 'jobs', title: 'Job' },
+  { re: /^\/job\/([0-9]+)$/, view: job, tab: 'jobs', title: 'Job' },
   { re: /^\/workers$/, view: workers, tab: 'workers', title: 'Workers' },
 ];
 

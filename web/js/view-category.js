@@ -147,6 +147,7 @@ export function render(root, params) {
     else apply();
   }).catch((err) => {
     fill(title, `Category ${id}`);
+    fill(facts, fact('Category', h('span', { class: 'mono' }, id)), fact('Status', 'not loaded'));
     table.error(errorBox(err, `Loading category ${id}`));
   });
   return () => {};
