@@ -1,7 +1,7 @@
 /*
- * buffers.c - the operands of one operator run (input, weights, output, workspace, preprocessed
- * weights), allocated and filled before any timing so nothing is allocated in a timed region.
- * Data is random from a seed, so the same operator always sees the same numbers.
+ * buffers.c - the buffers of one operator run (output, workspace, preprocessed weights around
+ * borrowed inputs), allocated before any timing so nothing is allocated in a timed region, and
+ * the seeded random data the inputs are filled with.
  */
 #include "worker.h"
 
@@ -36,28 +36,22 @@ uint64_t frw_seed_of(const char *text)
     return h;
 }
 
-fr_err frw_buffers_alloc(const fr_op *op, const frk_algo *algo, const frk_ctx *ctx, uint64_t seed,
-                         frw_buffers *out, fr_diag *d)
+fr_err frw_buffers_alloc(const fr_op *op, const frk_algo *algo, const frk_ctx *ctx,
+                         const float *src, const float *wei, frw_buffers *out, fr_diag *d)
 {
-    fr_op_sizes s = fr_op_sizes_of(op);
     frw_buffers b;
     memset(&b, 0, sizeof b);
-    b.src = frk_alloc((size_t)s.src * sizeof(float));
-    b.wei = frk_alloc((size_t)s.wei * sizeof(float));
-    b.dst = frk_alloc((size_t)s.dst * sizeof(float));
-    b.ws_bytes = algo->workspace ? algo->workspace(op, ctx) : 0;
+    b.src = src;
+    b.wei = wei;
+    b.dst = frk_alloc((size_t)fr_op_sizes_of(op).dst * sizeof(float));
+    b.ws_bytes = algo->workspace(op, ctx);
     b.ws = b.ws_bytes ? frk_alloc(b.ws_bytes) : NULL;
-    if (!b.src || !b.wei || !b.dst || (b.ws_bytes && !b.ws)) {
+    if (!b.dst || (b.ws_bytes && !b.ws)) {
         frw_buffers_free(&b);
         return fr_diag_set(d, FR_ERR_NOMEM,
-                           "%s: cannot allocate the operands and %zu bytes of "
-                           "workspace",
-                           algo->name, b.ws_bytes);
+                           "%s: cannot allocate the output and %zu bytes of workspace", algo->name,
+                           b.ws_bytes);
     }
-    frw_fill_random(b.src, (size_t)s.src, seed);
-    frw_fill_random(b.wei, (size_t)s.wei, seed ^ 0x5bd1e995u);
-    /* A poisoned output shows an algorithm that forgets to write part of it. */
-    memset(b.dst, 0xff, (size_t)s.dst * sizeof(float));
     *out = b;
     return FR_ERR_OK;
 }
@@ -86,8 +80,6 @@ frk_exec frw_buffers_exec(const frw_buffers *b)
 
 void frw_buffers_free(frw_buffers *b)
 {
-    frk_free(b->src);
-    frk_free(b->wei);
     frk_free(b->dst);
     frk_free(b->ws);
     frk_free(b->pwei);

@@ -147,7 +147,7 @@ static void candidate_child(void *arg, frw__child_msg *msg)
     frw_buffers b = {0};
     fr_diag d;
     double *samples = malloc((size_t)j->opts->max_samples * sizeof(double));
-    if (!samples || frw_buffers_alloc(&j->vr->op, j->algo, &ctx, j->seed, &b, &d) ||
+    if (!samples || frw_buffers_alloc(&j->vr->op, j->algo, &ctx, j->vr->src, j->vr->wei, &b, &d) ||
         (j->wp && frw_buffers_preprocess(&j->vr->op, j->algo, &ctx, &b, &d))) {
         msg->status = FR_ERR_NOMEM;
         snprintf(msg->failure, sizeof msg->failure, "out of memory for operands or workspace");

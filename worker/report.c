@@ -25,8 +25,8 @@ void frw_report_print_table(const fr_model *m, const frw_run_report *r, FILE *f)
                 frw_source_name(o->source), o->time_ms, gflops, desc);
     }
     fprintf(f, "%-16s %-28s %-9s %10.4f\n", "total", "", "", r->total_ms);
-    fprintf(f, "profiled %zu operator%s in this run (%.1f s)\n", r->profiled,
-            r->profiled == 1 ? "" : "s", r->profiling_s);
+    fprintf(f, "profiled %zu operator%s in this run (%.1f s); set-up %.1f ms\n", r->profiled,
+            r->profiled == 1 ? "" : "s", r->profiling_s, r->setup_ms);
 }
 
 static void print_candidate(const frc_result *c, FILE *f)
@@ -103,9 +103,9 @@ fr_err frw_report_write_json(const frw_run_report *r, const char *path, fr_diag 
     for (size_t i = 0; ops && i < r->nops; i++)
         json_array_append_new(ops, op_json(&r->ops[i]));
     json_t *root =
-        json_pack("{s:s, s:f, s:i, s:I, s:f, s:o}", "category", r->category, "total_ms",
+        json_pack("{s:s, s:f, s:i, s:I, s:f, s:f, s:o}", "category", r->category, "total_ms",
                   r->total_ms, "iterations", r->iterations, "profiled", (json_int_t)r->profiled,
-                  "profiling_s", r->profiling_s, "operators", ops);
+                  "profiling_s", r->profiling_s, "setup_ms", r->setup_ms, "operators", ops);
     if (!root) return fr_diag_set(d, FR_ERR_NOMEM, "%s: cannot build the report", path);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());

@@ -70,7 +70,8 @@ double frw_now(void);
  * buffers.c: the operands of one operator run, allocated before any timing.
  * ------------------------------------------------------------------------------------------- */
 typedef struct {
-    float *src, *wei, *dst; /* owned, frk_alloc'ed; sizes from fr_op_sizes_of */
+    const float *src, *wei; /* borrowed inputs (read-only to every algorithm) */
+    float *dst;             /* owned, frk_alloc'ed */
     void *ws;               /* owned workspace, NULL if the algorithm needs none */
     void *pwei;             /* owned preprocessed weights, NULL unless prepared */
     size_t ws_bytes, pwei_bytes;
@@ -80,15 +81,17 @@ typedef struct {
 void frw_fill_random(float *buf, size_t n, uint64_t seed);
 /* A seed derived from text (FNV-1a), e.g. from an operator key. */
 uint64_t frw_seed_of(const char *text);
-/* Allocates src, wei (random from seed), dst and algo's workspace. out must be zeroed. */
+/* Allocates dst and algo's workspace around the borrowed inputs src and wei (sizes of op; they
+ * must outlive out). out must be zeroed. */
 FR_WUR fr_err frw_buffers_alloc(const fr_op *op, const frk_algo *algo, const frk_ctx *ctx,
-                                uint64_t seed, frw_buffers *out, fr_diag *d);
+                                const float *src, const float *wei, frw_buffers *out, fr_diag *d);
 /* With weight preprocessing and an algorithm that has a preprocess step: allocates pwei and
  * transforms the weights into it. No-op otherwise. */
 FR_WUR fr_err frw_buffers_preprocess(const fr_op *op, const frk_algo *algo, const frk_ctx *ctx,
                                      frw_buffers *b, fr_diag *d);
 /* The frk_exec of these buffers. */
 frk_exec frw_buffers_exec(const frw_buffers *b);
+/* Frees what it owns (not the inputs); safe on a zeroed struct. */
 void frw_buffers_free(frw_buffers *b);
 
 /* ---------------------------------------------------------------------------------------------
@@ -191,6 +194,7 @@ typedef struct {
     double total_ms; /* median of one whole-model run */
     size_t profiled; /* operators profiled in this run */
     double profiling_s;
+    double setup_ms; /* buffers, random data and weight preprocessing before the timed runs */
     int iterations;
     frw_conditions cond; /* of the timed model runs */
 } frw_run_report;
