@@ -117,8 +117,14 @@ typedef struct {
 static void on_candidate(void *ctx, size_t i, size_t n, const char *algo)
 {
     const progress *p = ctx;
-    fprintf(stderr, "\r\033[Kprofiling [%zu/%zu] %s: %s (%zu/%zu)", p->i + 1, p->n, p->name, algo,
-            i + 1, n);
+    enum { WIDTH = 20 };
+    /* Operators done plus the fraction of this one's candidates done. */
+    double done = ((double)p->i + (double)i / (double)n) / (double)p->n;
+    char bar[WIDTH + 1];
+    for (int k = 0; k < WIDTH; k++) bar[k] = k < (int)(done * WIDTH) ? '#' : '.';
+    bar[WIDTH] = '\0';
+    fprintf(stderr, "\r\033[K[%s] %zu/%zu %.40s: %s (%zu/%zu)", bar, p->i + 1, p->n, p->name,
+            algo, i + 1, n);
     fflush(stderr);
 }
 
