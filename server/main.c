@@ -21,6 +21,8 @@ static const char usage[] =
     "                      [--max-connections N] [--connection-timeout S] [--db-pool N]\n"
     "                      [--db-wait-ms MS] [--statement-timeout-ms MS]\n"
     "                      [--doc-cache-bytes BYTES] [--quiet]\n"
+    "                      [--lease-seconds S] [--max-attempts N]\n"
+    "                      [--local-workers N [--local-pool NAME] [--local-worker-threads N]]\n"
     "       fastrun-server migrate [--database CONNINFO]\n"
     "       fastrun-server token create --role reader|submitter|worker|admin --name NAME\n"
     "                      [--database CONNINFO]\n"
@@ -41,6 +43,9 @@ void frs_config_defaults(frs_config *cfg)
     cfg->db_wait_ms = 2000;
     cfg->statement_timeout_ms = 15000;
     cfg->doc_cache_bytes = 256u << 20;
+    cfg->lease_s = FRS_DEFAULT_LEASE_S;
+    cfg->max_failures = FRS_DEFAULT_MAX_FAILURES;
+    cfg->local_pool = "default";
 }
 
 static int fail(const char *what, fr_err e, const fr_diag *d)
@@ -88,7 +93,8 @@ static bool parse_listen(const char *s, frs_config *cfg)
 }
 
 enum { O_LISTEN = 1, O_DATABASE, O_WEB, O_READ_TOKEN, O_MAX_BODY, O_MAX_RESULTS, O_MAX_CONN,
-       O_CONN_TIMEOUT, O_POOL, O_WAIT, O_STMT_TIMEOUT, O_DOC_CACHE, O_QUIET, O_ROLE, O_NAME };
+       O_CONN_TIMEOUT, O_POOL, O_WAIT, O_STMT_TIMEOUT, O_DOC_CACHE, O_QUIET, O_ROLE, O_NAME, O_LEASE, O_MAX_ATTEMPTS, O_LOCAL_WORKERS,
+       O_LOCAL_POOL, O_LOCAL_THREADS };
 
 static const struct option options[] = {
     {"listen", required_argument, 0, O_LISTEN}, {"database", required_argument, 0, O_DATABASE},
@@ -101,6 +107,11 @@ static const struct option options[] = {
     {"statement-timeout-ms", required_argument, 0, O_STMT_TIMEOUT},
     {"doc-cache-bytes", required_argument, 0, O_DOC_CACHE}, {"quiet", no_argument, 0, O_QUIET},
     {"role", required_argument, 0, O_ROLE}, {"name", required_argument, 0, O_NAME},
+    {"lease-seconds", required_argument, 0, O_LEASE},
+    {"max-attempts", required_argument, 0, O_MAX_ATTEMPTS},
+    {"local-workers", required_argument, 0, O_LOCAL_WORKERS},
+    {"local-pool", required_argument, 0, O_LOCAL_POOL},
+    {"local-worker-threads", required_argument, 0, O_LOCAL_THREADS},
     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 
 typedef struct {
@@ -132,6 +143,11 @@ static bool parse_options(int argc, char **argv, cli *c)
         case O_QUIET: c->cfg.quiet = true; break;
         case O_ROLE: c->role = optarg; break;
         case O_NAME: c->name = optarg; break;
+        case O_LEASE: ok = number("--lease-seconds", optarg, 1, 3600, &v); c->cfg.lease_s = (double)v; break;
+        case O_MAX_ATTEMPTS: ok = number("--max-attempts", optarg, 1, 100, &v); c->cfg.max_failures = (unsigned)v; break;
+        case O_LOCAL_WORKERS: ok = number("--local-workers", optarg, 0, 64, &v); c->cfg.local_workers = (unsigned)v; break;
+        case O_LOCAL_POOL: c->cfg.local_pool = optarg; break;
+        case O_LOCAL_THREADS: ok = number("--local-worker-threads", optarg, 1, 1024, &v); c->cfg.local_threads = (unsigned)v; break;
         case 'h': fputs(usage, stdout); exit(0);
         default: ok = false;
         }
@@ -160,13 +176,19 @@ static int cmd_serve(cli *c)
     signal(SIGPIPE, SIG_IGN);
     frs_server srv = {0};
     fr_diag d = {""};
+    frs_supervisor *workers = NULL;
     fr_err e = frs_server_start(&srv, &c->cfg, &d);
-    if (e != FR_ERR_OK) return fail("cannot start", e, &d);
+    if (e == FR_ERR_OK) e = frs_jobs_start(&srv, &d);
+    if (e == FR_ERR_OK && c->cfg.local_workers) e = frs_supervisor_start(&srv, &workers, &d);
     int sig = 0;
-    sigwait(&set, &sig);
-    if (!c->cfg.quiet) fprintf(stderr, "fastrun-server: signal %d, stopping\n", sig);
+    if (e == FR_ERR_OK) sigwait(&set, &sig);
+    if (e == FR_ERR_OK && !c->cfg.quiet)
+        fprintf(stderr, "fastrun-server: signal %d, stopping\n", sig);
+    /* Workers first (they hand their jobs back through this server), then the waits. */
+    frs_supervisor_stop(workers);
+    frs_jobs_stop();
     frs_server_stop(&srv);
-    return 0;
+    return e == FR_ERR_OK ? 0 : fail("cannot start", e, &d);
 }
 
 static int cmd_token_create(cli *c)

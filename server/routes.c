@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define JOBS_SUBMIT (FRS_ROLE_SUBMITTER | FRS_ROLE_ADMIN)
+
 static const frs_route routes[] = {
     /* method  pattern             handler               access     roles            body */
     {"GET",    "/healthz",         frs_health_live,      FRS_OPEN,  0,               FRS_BODY_NONE},
@@ -25,6 +27,21 @@ static const frs_route routes[] = {
     {"GET",    "/v1/tokens",       frs_tokens_list,      FRS_TOKEN, FRS_ROLE_ADMIN,  FRS_BODY_NONE},
     {"POST",   "/v1/tokens",       frs_tokens_post,      FRS_TOKEN, FRS_ROLE_ADMIN,  FRS_BODY_SMALL},
     {"DELETE", "/v1/tokens/{id}",  frs_tokens_revoke,    FRS_TOKEN, FRS_ROLE_ADMIN,  FRS_BODY_NONE},
+    /* Jobs and workers (jobs_int.h); JOBS_SUBMIT = submitter or admin. */
+    {"POST",   "/v1/jobs",         frs_jobs_post,        FRS_TOKEN, JOBS_SUBMIT,     FRS_BODY_LARGE},
+    {"GET",    "/v1/jobs",         frs_jobs_list,        FRS_READ,  FRS_ROLES_ANY,   FRS_BODY_NONE},
+    {"GET",    "/v1/jobs/{id}",    frs_jobs_get,         FRS_READ,  FRS_ROLES_ANY,   FRS_BODY_NONE},
+    {"DELETE", "/v1/jobs/{id}",    frs_jobs_cancel,      FRS_TOKEN, JOBS_SUBMIT,     FRS_BODY_NONE},
+    {"GET",    "/v1/jobs/{id}/cache", frs_jobs_cache,    FRS_READ,  FRS_ROLES_ANY,   FRS_BODY_NONE},
+    {"POST",   "/v1/jobs/{id}/heartbeat", frs_jobs_heartbeat, FRS_TOKEN, FRS_ROLE_WORKER, FRS_BODY_SMALL},
+    {"POST",   "/v1/jobs/{id}/operators/{index}", frs_jobs_report, FRS_TOKEN, FRS_ROLE_WORKER, FRS_BODY_SMALL},
+    {"POST",   "/v1/jobs/{id}/complete", frs_jobs_complete, FRS_TOKEN, FRS_ROLE_WORKER, FRS_BODY_SMALL},
+    {"POST",   "/v1/jobs/{id}/release", frs_jobs_release, FRS_TOKEN, FRS_ROLE_WORKER, FRS_BODY_SMALL},
+    {"POST",   "/v1/jobs/{id}/fail", frs_jobs_fail,      FRS_TOKEN, FRS_ROLE_WORKER, FRS_BODY_SMALL},
+    {"GET",    "/v1/workers",      frs_workers_list,     FRS_READ,  FRS_ROLES_ANY,   FRS_BODY_NONE},
+    {"POST",   "/v1/workers",      frs_workers_post,     FRS_TOKEN, FRS_ROLE_WORKER, FRS_BODY_SMALL},
+    {"DELETE", "/v1/workers/{id}", frs_workers_stop,     FRS_TOKEN, FRS_ROLE_WORKER, FRS_BODY_NONE},
+    {"POST",   "/v1/workers/{id}/claim", frs_workers_claim, FRS_TOKEN, FRS_ROLE_WORKER, FRS_BODY_NONE},
     {"GET",    "/*",               frs_web_get,          FRS_OPEN,  0,               FRS_BODY_NONE},
 };
 

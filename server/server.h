@@ -66,6 +66,13 @@ typedef struct {
     unsigned statement_timeout_ms;
     size_t doc_cache_bytes;      /* memory for built documents */
     bool quiet;                  /* no start-up line */
+    /* Jobs (jobs_int.h): the lease a claim gives, failed attempts before a job fails, and the
+     * fastrun-worker processes the server starts and supervises (supervise.c). */
+    double lease_s;
+    unsigned max_failures;
+    unsigned local_workers;
+    const char *local_pool;      /* borrowed from argv */
+    unsigned local_threads;      /* --threads of each local worker, 0 = the worker's default */
 } frs_config;
 
 void frs_config_defaults(frs_config *cfg);
@@ -95,7 +102,14 @@ const frs_embedded *frs_embedded_find(const char *path);
     X(token_insert) X(token_lookup) X(tokens_list) X(token_revoke)                                 \
     X(categories_list) X(category_revisions) X(category_get) X(category_profiles)                  \
     X(upload_insert) X(upload_find) X(upload_count) X(category_ensure) X(category_lock)            \
-    X(report_insert) X(reports_of_profile) X(profile_upsert) X(category_bump)
+    X(report_insert) X(reports_of_profile) X(profile_upsert) X(category_bump)                     \
+    /* jobs.sql, workers.sql (jobs and workers: jobs.c, claim.c, lease.c, job_*.c) */            \
+    X(job_insert) X(job_operators_insert) X(job_operators_cache) X(job_progress) X(job_get)       \
+    X(job_state) X(jobs_list) X(job_operators_list) X(job_attempts_list) X(job_categories)        \
+    X(job_lock) X(job_finish) X(job_requeue) X(job_attempt_end) X(workers_live)                   \
+    X(worker_insert) X(worker_seen) X(worker_stop) X(workers_list) X(jobs_expired) X(job_claim)   \
+    X(job_start) X(job_attempt_insert) X(job_operators_pending) X(job_lease_extend)               \
+    X(job_operator_lock) X(job_operator_done) X(upload_conditions)
 
 typedef enum {
 #define FRS_Q_ENUM(name) FRS_Q_##name,
@@ -401,6 +415,12 @@ typedef struct {
 
 FR_WUR fr_err frs_store_upload(frs_server *s, const frs_principal *who, const frs_provenance *p,
                                const frc_doc *doc, frs_store_result *out, fr_diag *d);
+/* The same inside the caller's transaction on c (a job's per-operator report stores its results
+ * and marks the operator done in one transaction). Commits nothing; on a duplicate nothing is
+ * written. out->categories is owned by the caller even on error. */
+FR_WUR fr_err frs_store_upload_in(frs_conn *c, const frs_principal *who,
+                                  const frs_provenance *p, const frc_doc *doc,
+                                  frs_store_result *out, fr_diag *d);
 
 /* ---------------------------------------------------------------------------------------------
  * Handlers, one file per resource (each returns fr_err and sets the response on success).
@@ -417,5 +437,49 @@ fr_err frs_tokens_post(frs_req *r);     /* tokens.c POST /v1/tokens */
 fr_err frs_tokens_list(frs_req *r);     /* tokens.c GET /v1/tokens */
 fr_err frs_tokens_revoke(frs_req *r);   /* tokens.c DELETE /v1/tokens/{id} */
 fr_err frs_web_get(frs_req *r);         /* web.c GET any other path: --web DIR */
+
+/* ---------------------------------------------------------------------------------------------
+ * Jobs and workers (jobs.c, job_read.c, job_view.c, job_report.c, workers.c, claim.c, lease.c,
+ * supervise.c; internals in jobs_int.h). Profiling jobs queued in PostgreSQL, claimed by
+ * fastrun-worker processes under leases that heartbeats extend, each operator's results stored
+ * as it is reported; README "Jobs" describes the API.
+ * ------------------------------------------------------------------------------------------- */
+#define FRS_DEFAULT_LEASE_S 15.0
+#define FRS_DEFAULT_MAX_FAILURES 3
+#define FRS_CLAIM_WAIT_MAX_S 30   /* longest claim long-poll */
+#define FRS_JOB_WAIT_MAX_S 3600   /* longest GET /v1/jobs/{id}?wait= */
+
+fr_err frs_jobs_post(frs_req *r);      /* jobs.c       POST /v1/jobs */
+fr_err frs_jobs_cancel(frs_req *r);    /* jobs.c       DELETE /v1/jobs/{id} */
+fr_err frs_jobs_get(frs_req *r);       /* job_read.c   GET /v1/jobs/{id}[?wait=S&require=done] */
+fr_err frs_jobs_list(frs_req *r);      /* job_read.c   GET /v1/jobs */
+fr_err frs_jobs_cache(frs_req *r);     /* job_read.c   GET /v1/jobs/{id}/cache */
+fr_err frs_jobs_report(frs_req *r);    /* job_report.c POST /v1/jobs/{id}/operators/{index} */
+fr_err frs_jobs_heartbeat(frs_req *r); /* lease.c      POST /v1/jobs/{id}/heartbeat */
+fr_err frs_jobs_complete(frs_req *r);  /* lease.c      POST /v1/jobs/{id}/complete */
+fr_err frs_jobs_release(frs_req *r);   /* lease.c      POST /v1/jobs/{id}/release */
+fr_err frs_jobs_fail(frs_req *r);      /* lease.c      POST /v1/jobs/{id}/fail */
+fr_err frs_workers_post(frs_req *r);   /* workers.c    POST /v1/workers */
+fr_err frs_workers_list(frs_req *r);   /* workers.c    GET /v1/workers */
+fr_err frs_workers_stop(frs_req *r);   /* workers.c    DELETE /v1/workers/{id} */
+fr_err frs_workers_claim(frs_req *r);  /* claim.c      POST /v1/workers/{id}/claim[?wait=S] */
+
+/* claim.c: starts the lease sweeper (a thread ending lapsed leases every second); call after
+ * frs_server_start. frs_jobs_stop ends it and makes every waiting claim and GET ?wait= answer
+ * at once; call before frs_server_stop. frs_jobs_ring wakes the claims waiting in this process
+ * (a job was queued or handed back). */
+FR_WUR fr_err frs_jobs_start(frs_server *srv, fr_diag *d);
+void frs_jobs_stop(void);
+void frs_jobs_ring(void);
+bool frs_jobs_stopping(void);
+
+/* supervise.c: --local-workers N. Starts N fastrun-worker processes (found next to this binary)
+ * against this server, with a worker token created for them and passed in their environment
+ * (never argv, which ps shows), restarts any that dies with a backoff, and on stop sends them
+ * SIGTERM (each finishes its operator and hands its job back), waits, and revokes the token.
+ * srv must be started (its port known). */
+typedef struct frs_supervisor frs_supervisor;
+FR_WUR fr_err frs_supervisor_start(frs_server *srv, frs_supervisor **out, fr_diag *d);
+void frs_supervisor_stop(frs_supervisor *sup);
 
 #endif

@@ -175,8 +175,8 @@ static fr_err find_upload(frs_conn *c, const char *key, frs_store_result *out, f
     return FR_ERR_OK;
 }
 
-fr_err frs_store_upload(frs_server *s, const frs_principal *who, const frs_provenance *p,
-                        const frc_doc *doc, frs_store_result *out, fr_diag *d)
+fr_err frs_store_upload_in(frs_conn *c, const frs_principal *who, const frs_provenance *p,
+                           const frc_doc *doc, frs_store_result *out, fr_diag *d)
 {
     char key[200], token[24], prov[512], id[24];
     memset(out, 0, sizeof *out);
@@ -187,21 +187,15 @@ fr_err frs_store_upload(frs_server *s, const frs_principal *who, const frs_prove
     snprintf(token, sizeof token, "%lld", (long long)who->token_id);
     const char *ins[] = {key, p->source, p->host, p->time, who->token_id ? token : NULL};
 
-    frs_conn *c;
     PGresult *res = NULL;
-    e = frs_db_borrow(s->db, &c, d);
-    if (e != FR_ERR_OK) return e;
-    e = frs_db_begin(c, false, d);
-    if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_upload_insert, 5, ins, &res, d);
+    e = frs_db_exec(c, FRS_Q_upload_insert, 5, ins, &res, d);
     if (e == FR_ERR_OK && PQntuples(res) == 0) {
         PQclear(res);
         e = find_upload(c, key, out, d);
         for (size_t i = 0; i < doc->ncats; i++)
             for (size_t k = 0; k < doc->cats[i].nentries; k++)
                 out->received += doc->cats[i].entries[k].nresults;
-        frs_db_rollback(c);
-        frs_db_return(s->db, c);
-        return e;
+        return e; /* nothing was written */
     }
     if (e == FR_ERR_OK) {
         out->upload_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -214,7 +208,19 @@ fr_err frs_store_upload(frs_server *s, const frs_principal *who, const frs_prove
     snprintf(nadded, sizeof nadded, "%zu", out->added);
     const char *count[] = {id, nadded};
     if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_upload_count, 2, count, NULL, d);
-    if (e == FR_ERR_OK) e = frs_db_commit(c, d);
-    frs_db_return(s->db, c); /* rolls back if anything failed */
+    return e;
+}
+
+fr_err frs_store_upload(frs_server *s, const frs_principal *who, const frs_provenance *p,
+                        const frc_doc *doc, frs_store_result *out, fr_diag *d)
+{
+    frs_conn *c;
+    memset(out, 0, sizeof *out);
+    fr_err e = frs_db_borrow(s->db, &c, d);
+    if (e != FR_ERR_OK) return e;
+    e = frs_db_begin(c, false, d);
+    if (e == FR_ERR_OK) e = frs_store_upload_in(c, who, p, doc, out, d);
+    if (e == FR_ERR_OK && !out->duplicate) e = frs_db_commit(c, d);
+    frs_db_return(s->db, c); /* rolls back if anything failed, or after a duplicate */
     return e;
 }
