@@ -92,7 +92,7 @@ export function fmtDuration(s) {
 export function fmtTime(iso) {
   const t = Date.parse(iso);
   if (!Number.isFinite(t)) return iso ? String(iso) : '';
-  return new Date(t).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+  return new Date(t).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
 }
 
 /* "conv2d.im2col_gemm" -> "im2col_gemm" (the kind is shown beside it). */

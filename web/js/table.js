@@ -91,7 +91,7 @@ export function createTable(opts) {
     /* Shows placeholder rows of the final height while data loads. */
     loading(n = 8) {
       tbody.replaceChildren(...Array.from({ length: n }, () =>
-        h('tr', { class: 'data-row loading-row' }, columns.map(() => h('td', {}, skeleton(1))))));
+        h('tr', { class: 'loading-row' }, columns.map(() => h('td', {}, skeleton(1))))));
       fill(info, 'loading…');
       for (const b of [first, prev, next, last]) b.disabled = true;
     },

@@ -70,7 +70,7 @@ function stat(label, value) {
 
 export function render(root) {
   const stats = h('div', { class: 'stats' }, ['Categories', 'Machines', 'Operators tuned', 'Last update'].map((l) => stat(l, skeleton(1, 'wide'))));
-  const filter = h('input', { type: 'search', class: 'filter-text', placeholder: 'Filter by CPU, ISA, BLAS, id or version…', 'aria-label': 'filter categories' });
+  const filter = h('input', { type: 'search', class: 'filter-text', placeholder: 'Filter: CPU, ISA, BLAS, id, version…', 'aria-label': 'filter categories' });
   const sort = h('select', { 'aria-label': 'sort categories' }, Object.entries(SORTS).map(([k, v]) => h('option', { value: k }, `Sort: ${v.label}`)));
   const errors = h('div', { class: 'errors' });
   const table = createTable({ columns: COLUMNS, rowKey: (c) => c.id, pageSize: 50, empty: 'No category matches.' });
