@@ -82,7 +82,9 @@ export function fmtAgo(iso, now = Date.now()) {
 /* seconds -> "42 s", "3 min 5 s", "2 h 10 min", "3 d 4 h" */
 export function fmtDuration(s) {
   if (!Number.isFinite(s)) return '–';
-  s = Math.max(0, Math.round(s));
+  s = Math.max(0, s);
+  if (s < 10) return `${s.toFixed(1)} s`;
+  s = Math.round(s);
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
   if (s < 86400) return `${Math.floor(s / 3600)} h${Math.floor(s / 60) % 60 ? ` ${Math.floor(s / 60) % 60} min` : ''}`;

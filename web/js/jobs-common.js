@@ -31,8 +31,9 @@ export function durationS(start, end) {
   return (b - a) / 1000;
 }
 
+/* From start (or submission, for a job that never needed a worker) to the end, or to now. */
 export function jobDuration(job) {
-  const s = durationS(job.started_at, job.finished_at);
+  const s = durationS(job.started_at || job.created_at, job.finished_at);
   return Number.isFinite(s) ? fmtDuration(s) : '–';
 }
 

@@ -40,10 +40,11 @@ function opTile(op) {
 
 function activeCard(job, detail) {
   const worker = job.worker ? `${job.worker.name} on ${job.worker.host}` : 'no worker yet';
+  const since = job.state === 'running' ? `running for ${jobDuration(job)}` : `submitted ${fmtAgo(job.created_at)}`;
   return h('article', { class: 'job-card', dataset: { job: job.id, state: job.state } },
     h('div', { class: 'job-card-head' },
       h('a', { href: `#/job/${job.id}`, class: 'job-title' }, `#${job.id} ${job.model}`), stateBadge(job.state),
-      h('span', { class: 'cell-sub' }, `${targetText(job)} · ${worker} · submitted ${fmtAgo(job.created_at)}`)),
+      h('span', { class: 'cell-sub' }, `${targetText(job)} · ${worker} · ${since}`)),
     progressBar(job),
     job.note ? h('div', { class: 'note' }, job.note) : null,
     detail && detail.operators ? h('div', { class: 'ops-grid' }, detail.operators.map(opTile)) : null);
