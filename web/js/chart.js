@@ -126,3 +126,26 @@ export function chartLegend(hasHeuristic) {
   wrap.append(hs);
   return wrap;
 }
+
+const PALETTE = ['#2f7d4f', '#3d74d9', '#c27c0e', '#8e44ad', '#17a2b8', '#d35454', '#6c7a89', '#a0522d'];
+
+/* Share of operators won by each algorithm, as one SVG stacked bar (items: [[name, count]],
+ * largest first; beyond 7 names the rest are "other"). Each segment is a <rect class="share">
+ * with data-algorithm and a tooltip. */
+export function shareBar(items, width = 1000, height = 14) {
+  const top = items.slice(0, 7);
+  const rest = items.slice(7).reduce((n, [, c]) => n + c, 0);
+  if (rest) top.push(['other', rest]);
+  const total = top.reduce((n, [, c]) => n + c, 0) || 1;
+  const svg = s('svg', { class: 'share-bar', viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img',
+    'aria-label': 'share of operators won by each algorithm' });
+  let x = 0;
+  top.forEach(([name, count], i) => {
+    const w = (count / total) * width;
+    const r = s('rect', { class: 'share', x, y: 0, width: Math.max(0, w - 1), height, fill: PALETTE[i % PALETTE.length], 'data-algorithm': name });
+    r.append(s('title', {}, `${name}: wins ${count} of ${total} operators (${Math.round((count / total) * 100)}%)`));
+    svg.append(r);
+    x += w;
+  });
+  return { svg, colors: top.map(([name], i) => [name, PALETTE[i % PALETTE.length]]) };
+}

@@ -10,7 +10,7 @@
  * the model's estimated network time.
  */
 import { errorBox, get } from './api.js';
-import { barChart, chartLegend } from './chart.js';
+import { barChart, chartLegend, shareBar } from './chart.js';
 import { fill, fmtAgo, fmtFlops, fmtInt, fmtMs, fmtPct, fmtRatio, fmtTime, h, shortAlgo, skeleton } from './dom.js';
 import { modelPanel } from './model.js';
 import { summarize } from './ops.js';
@@ -91,6 +91,7 @@ export function render(root, params) {
   const text = h('input', { type: 'search', class: 'filter-text', placeholder: 'Search shapes or keys…', 'aria-label': 'search operators' });
   const sort = h('select', { 'aria-label': 'sort operators' }, Object.entries(SORTS).map(([k, v]) => h('option', { value: k, hidden: k === 'model' }, `Sort: ${v.label}`)));
   const note = h('div', { class: 'note' });
+  const share = h('section', { class: 'share', 'aria-label': 'winning algorithms' }, h('div', { class: 'share-head' }, 'Winners'), skeleton(1, 'bar'));
   const table = createTable({ columns: COLUMNS, rowKey: (r) => (r.name ? `${r.name}\u0001${r.key}` : r.key), detail, pageSize: 50,
     empty: 'No operator matches these filters.' });
 
@@ -108,10 +109,31 @@ export function render(root, params) {
     h('div', { class: 'page-head' }, title, h('div', { class: 'head-links' },
       h('a', { href: `/v1/cache?category=${encodeURIComponent(id)}`, download: `fastrun-cache-${id}.json` }, 'Download cache'),
       ' · ', h('a', { href: `/v1/cache?category=${encodeURIComponent(id)}&reproducible=1&exclude=naive`, download: `fastrun-cache-${id}-reproducible.json` }, 'reproducible only'))),
-    facts, errors,
+    facts, share, errors,
     h('div', { class: 'toolbar' }, kind, algo, text, sort, model.control),
     model.panel, note, table.el);
   table.loading(10);
+
+  /* The winners strip: a stacked bar and one chip per algorithm; a chip filters the table. */
+  function drawShare(wins) {
+    const { svg, colors } = shareBar(wins);
+    const all = [...summaries.values()];
+    const nonRepro = all.filter((x) => x.winner && x.repro && x.repro !== x.winner);
+    const costs = nonRepro.map((x) => x.reproCost).sort((p, q) => p - q);
+    const median = costs.length ? costs[Math.floor((costs.length - 1) / 2)] : NaN;
+    fill(share,
+      h('div', { class: 'share-head' }, h('strong', {}, 'Winners'),
+        h('span', { class: 'cell-sub' }, nonRepro.length
+          ? `${nonRepro.length} of ${all.length} winners are not reproducible; choosing reproducible costs ${fmtPct(median)} time (median)`
+          : `every winner is reproducible (${all.length} operators)`)),
+      svg,
+      h('div', { class: 'share-chips' }, colors.map(([name, color]) => {
+        const n = (wins.find(([w]) => w === name) || [name, wins.slice(7).reduce((m, [, c]) => m + c, 0)])[1];
+        return h('button', { type: 'button', class: 'chip', disabled: name === 'other', title: name === 'other' ? null : `show the operators ${name} won`,
+          onclick: () => { algo.value = name; apply(); } },
+        h('span', { class: 'swatch', style: `background:${color}` }), `${shortAlgo(name)} ${n}`);
+      })));
+  }
 
   function apply() {
     const k = kind.value, a = algo.value, q = text.value.trim().toLowerCase();
@@ -140,6 +162,7 @@ export function render(root, params) {
     fill(kind, h('option', { value: '' }, 'All kinds'), count((s) => s.kind).map(([v, n]) => h('option', { value: v }, `${v} (${n})`)));
     fill(algo, h('option', { value: '' }, 'Any winner'), count((s) => s.winner && s.winner.algorithm).map(([v, n]) => h('option', { value: v }, `won by ${v} (${n})`)));
     kind.disabled = algo.disabled = false;
+    drawShare(count((s) => s.winner && s.winner.algorithm));
     model.enable();
     const known = [...summaries.values()].filter((s) => s.heuristic).length;
     fill(note, known === summaries.size ? '' : `The heuristic’s pick is known for ${known} of ${summaries.size} operators; “–” where the uploaded results do not carry it.`);
@@ -148,6 +171,7 @@ export function render(root, params) {
   }).catch((err) => {
     fill(title, `Category ${id}`);
     fill(facts, fact('Category', h('span', { class: 'mono' }, id)), fact('Status', 'not loaded'));
+    fill(share, h('div', { class: 'share-head' }, h('strong', {}, 'Winners'), h('span', { class: 'cell-sub' }, 'not loaded')));
     table.error(errorBox(err, `Loading category ${id}`));
   });
   return () => {};
