@@ -12,10 +12,12 @@
  *   --fast-run --full-run           usage error
  * A corrupt cache file is an error naming the file and the position; it is left untouched.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
 
 typedef struct {
     bool fast, full;
@@ -24,7 +26,7 @@ typedef struct {
     bool verbose;
     const char *model;
     frw_run_opts run;
-    /* Server options (--cache-url, --token, --upload: worker/client.c) belong here. */
+    frw_client remote; /* --cache-url, --token, --upload (worker/client.c) */
 } run_args;
 
 static void print_run_help(void)
@@ -44,13 +46,32 @@ static void print_run_help(void)
            "category)\n"
            "  --iterations N                  timed runs of the whole model (default 10)\n"
            "  --workspace-limit BYTES         refuse algorithms needing more workspace\n"
-           "  --report FILE                   write a JSON report of the run\n");
+           "  --report FILE                   write a JSON report of the run\n"
+           "  --cache-url URL                 first download this category's cache from\n"
+           "                                  fastrun-server URL (kept beside the cache file)\n"
+           "  --token T                       bearer token for the server (or $FASTRUN_TOKEN)\n"
+           "  --upload                        send what this run profiled to the server\n");
 }
 
 /* Returns -1 to go on, or an exit code. */
 static int parse(int argc, char **argv, run_args *a)
 {
-    enum { FAST = 256, FULL, POLICY, REPRO, WP, VERBOSE, THREADS, ITERS, WSLIMIT, REPORT, HELP };
+    enum {
+        FAST = 256,
+        FULL,
+        POLICY,
+        REPRO,
+        WP,
+        VERBOSE,
+        THREADS,
+        ITERS,
+        WSLIMIT,
+        REPORT,
+        HELP,
+        CACHE_URL,
+        TOKEN,
+        UPLOAD
+    };
     static const struct option opts[] = {
         {"fast-run", no_argument, NULL, FAST},
         {"full-run", no_argument, NULL, FULL},
@@ -63,6 +84,9 @@ static int parse(int argc, char **argv, run_args *a)
         {"workspace-limit", required_argument, NULL, WSLIMIT},
         {"report", required_argument, NULL, REPORT},
         {"help", no_argument, NULL, HELP},
+        {"cache-url", required_argument, NULL, CACHE_URL},
+        {"token", required_argument, NULL, TOKEN},
+        {"upload", no_argument, NULL, UPLOAD},
         {NULL, 0, NULL, 0},
     };
     long long v;
@@ -105,12 +129,24 @@ static int parse(int argc, char **argv, run_args *a)
         case HELP:
             print_run_help();
             return FRW_EXIT_OK;
+        case CACHE_URL:
+            a->remote.url = optarg;
+            break;
+        case TOKEN:
+            a->remote.token = optarg;
+            break;
+        case UPLOAD:
+            a->remote.upload = true;
+            break;
         default:
             return frw_cli_bad_option("run", argv, c);
         }
     }
     if (a->fast && a->full)
         return frw_cli_usage("run", "--fast-run and --full-run exclude each other: choose one");
+    if (a->remote.upload && !a->remote.url)
+        return frw_cli_usage("run", "--upload needs --cache-url URL");
+    if (!a->remote.token) a->remote.token = getenv("FASTRUN_TOKEN");
     if (optind >= argc) return frw_cli_usage("run", "expects a MODEL.json");
     if (optind + 1 < argc)
         return frw_cli_usage("run", "unexpected argument '%s' (one model per run)",
@@ -182,6 +218,8 @@ int frw_cmd_run(int argc, char **argv)
     file_sink sink = {a.policy_file, &doc};
     fr_err e = fr_model_load_file(a.model, &model, &d);
     if (!e) e = open_cache(&a, &doc, &lock, &a.run.cat, &d);
+    a.remote.local_path = a.policy_file;
+    if (!e && a.remote.url) e = frw_client_fetch(&a.remote, a.run.profile, &doc, &a.run.cat, &d);
     if (!e) {
         a.run.cache_name = a.policy_file;
         a.run.progress = isatty(STDERR_FILENO);
@@ -189,6 +227,7 @@ int frw_cmd_run(int argc, char **argv)
             a.run.sink = save_to_file;
             a.run.sink_ctx = &sink;
         }
+        if (a.remote.upload) frw_client_wrap_sink(&a.remote, &a.run);
         e = frw_run_model(&model, &a.run, &rep, &d);
     }
     frc_unlock(&lock);
@@ -196,9 +235,11 @@ int frw_cmd_run(int argc, char **argv)
         if (a.verbose) frw_report_print_verbose(&model, &rep, stdout);
         frw_report_print_table(&model, &rep, stdout);
         if (a.report_file) e = frw_report_write_json(&rep, a.report_file, &d);
+        if (!e && a.remote.upload) e = frw_client_upload(&a.remote, a.run.cat, &d);
     }
     rc = e ? frw_cli_fail("run", e, &d) : FRW_EXIT_OK;
     frw_run_report_cleanup(&rep);
+    frw_client_cleanup(&a.remote);
     frc_doc_cleanup(&doc);
     fr_model_cleanup(&model);
     return rc;
