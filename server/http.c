@@ -51,16 +51,42 @@ static enum MHD_Result queue(struct MHD_Connection *conn, frs_req *req)
     return ret;
 }
 
+/* Copies s into out (len bytes) as valid UTF-8, each byte that does not begin a well-formed
+ * sequence (overlong forms, surrogates and values past U+10FFFF included) replaced by '?'.
+ * Details echo request paths and parameters, which may hold any bytes, and jansson refuses a
+ * string that is not UTF-8: without this the client got an empty body instead of the error. */
+static void valid_utf8(const char *s, char *out, size_t len)
+{
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t o = 0;
+    for (const unsigned char *u = (const unsigned char *)s; *u && o + 5 < len;) {
+        size_t n = *u < 0x80 ? 1 : (*u & 0xe0) == 0xc0 ? 2 : (*u & 0xf0) == 0xe0 ? 3
+                 : (*u & 0xf8) == 0xf0 ? 4 : 0;
+        uint32_t v = n == 1 ? *u : n == 2 ? *u & 0x1fu : n == 3 ? *u & 0x0fu : *u & 0x07u;
+        bool ok = n > 0;
+        for (size_t k = 1; ok && k < n; k++) {
+            ok = (u[k] & 0xc0) == 0x80;
+            v = (v << 6) | (u[k] & 0x3fu);
+        }
+        ok = ok && (n == 1 || v >= least[n]) && v <= 0x10ffff && !(v >= 0xd800 && v <= 0xdfff);
+        if (!ok) n = 1;
+        for (size_t k = 0; k < n; k++) out[o++] = ok ? (char)u[k] : '?';
+        u += n;
+    }
+    out[o] = '\0';
+}
+
 /* Replaces any response with the error body of e (detail from req->diag). */
 static enum MHD_Result fail(struct MHD_Connection *conn, frs_req *req, fr_err e)
 {
     if (e == FR_ERR_OK) e = FR_ERR_INTERNAL;
-    char allow[160] = "";
+    char allow[160] = "", detail[sizeof req->diag.msg];
+    valid_utf8(req->diag.msg, detail, sizeof detail);
     for (size_t i = 0; i < req->nout_headers; i++)
         if (strcmp(req->out_headers[i].name, MHD_HTTP_HEADER_ALLOW) == 0)
             snprintf(allow, sizeof allow, "%s", req->out_headers[i].value);
     json_t *body = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", fr_err_code(e), "message",
-                             fr_err_message(e), "detail", req->diag.msg);
+                             fr_err_message(e), "detail", detail);
     frs_reply_json(req, fr_err_http_status(e), body);
     if (allow[0]) frs_reply_header(req, MHD_HTTP_HEADER_ALLOW, allow);
     if (e == FR_ERR_UNAUTHORIZED)
