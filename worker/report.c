@@ -90,11 +90,11 @@ static json_t *op_json(const frw_op_record *o)
     json_t *cands = json_array();
     for (size_t c = 0; cands && c < o->ncandidates; c++)
         json_array_append_new(cands, candidate_json(&o->candidates[c]));
-    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:f, s:f, s:o}", "name", o->name, "key",
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:s, s:f, s:f, s:o}", "name", o->name, "key",
                      o->key, "algorithm", o->algo->name, "attributes",
-                     frw_attrs_json(o->algo->attrs), "source", frw_source_name(o->source), "why",
-                     o->why, "time_ms", o->time_ms, "preprocess_ms", o->preprocess_ms, "candidates",
-                     cands);
+                     frw_attrs_json(o->algo->attrs), "workspace", (json_int_t)o->workspace,
+                     "source", frw_source_name(o->source), "why", o->why, "time_ms", o->time_ms,
+                     "preprocess_ms", o->preprocess_ms, "candidates", cands);
 }
 
 fr_err frw_report_write_json(const frw_run_report *r, const char *path, fr_diag *d)

@@ -47,24 +47,33 @@ static frc_policy policy_of(const frw_run_opts *o)
     return p;
 }
 
-/* The heuristic under the run's policy, relaxed step by step if nothing meets it (the naive
- * algorithm always applies), with the reason in rec->why prefixed by `because`. */
+/* The heuristic under the run's policy; when nothing meets it, the policy is relaxed one step at
+ * a time (NAIVE allowed, then any attributes, then any workspace) and the reason says so. The
+ * naive algorithm applies to every operator, so the last step always finds one. */
 static void use_heuristic(const fr_op *op, const frw_run_opts *o, const char *because,
                           frw_op_record *rec)
 {
     frk_ctx ctx;
     frk_ctx_default(&ctx);
     frc_policy p = policy_of(o);
+    const struct {
+        unsigned required, forbidden;
+        size_t ws;
+        const char *note;
+    } steps[] = {
+        {p.required, p.forbidden, o->workspace_limit, ""},
+        {p.required, 0, o->workspace_limit, " (nothing else meets the policy: NAIVE allowed)"},
+        {0, 0, o->workspace_limit, " (nothing meets the policy: attributes relaxed)"},
+        {0, 0, 0, " (nothing meets the policy: workspace limit relaxed)"},
+    };
     const char *why = "";
-    const char *relaxed = "";
-    const frk_algo *a = frk_heuristic(op, &ctx, p.required, p.forbidden, o->workspace_limit, &why);
-    if (!a) {
-        relaxed = " (nothing meets the policy; policy relaxed)";
-        a = frk_heuristic(op, &ctx, 0, 0, 0, &why);
-    }
+    const frk_algo *a = NULL;
+    size_t i = 0;
+    for (; i < sizeof steps / sizeof steps[0] && !a; i++)
+        a = frk_heuristic(op, &ctx, steps[i].required, steps[i].forbidden, steps[i].ws, &why);
     rec->algo = a;
     rec->source = FRW_SRC_HEURISTIC;
-    snprintf(rec->why, sizeof rec->why, "%s; heuristic: %s%s", because, why, relaxed);
+    snprintf(rec->why, sizeof rec->why, "%s; heuristic: %s%s", because, why, steps[i - 1].note);
 }
 
 static fr_err copy_candidates(const frc_category *cat, frw_op_record *rec)
@@ -121,10 +130,11 @@ static void on_candidate(void *ctx, size_t i, size_t n, const char *algo)
     /* Operators done plus the fraction of this one's candidates done. */
     double done = ((double)p->i + (double)i / (double)n) / (double)p->n;
     char bar[WIDTH + 1];
-    for (int k = 0; k < WIDTH; k++) bar[k] = k < (int)(done * WIDTH) ? '#' : '.';
+    for (int k = 0; k < WIDTH; k++)
+        bar[k] = k < (int)(done * WIDTH) ? '#' : '.';
     bar[WIDTH] = '\0';
-    fprintf(stderr, "\r\033[K[%s] %zu/%zu %.40s: %s (%zu/%zu)", bar, p->i + 1, p->n, p->name,
-            algo, i + 1, n);
+    fprintf(stderr, "\r\033[K[%s] %zu/%zu %.40s: %s (%zu/%zu)", bar, p->i + 1, p->n, p->name, algo,
+            i + 1, n);
     fflush(stderr);
 }
 
@@ -254,6 +264,7 @@ static fr_err setup(const fr_model *m, const frw_run_opts *o, frw_run_report *re
         if (!e && o->weight_preprocess)
             e = frw_buffers_preprocess(&m->ops[i].op, rec->algo, &ctx, &md->bufs[i], d);
         rec->preprocess_ms = md->bufs[i].pwei ? (frw_now() - t0) * 1000.0 : 0;
+        rec->workspace = md->bufs[i].ws_bytes;
         if (e) {
             fr_diag_prefix(d, "operator '%s'", rec->name);
             return e;

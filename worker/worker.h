@@ -181,6 +181,7 @@ typedef struct {
     char why[256];          /* why this algorithm, in words */
     double time_ms;         /* median over the timed model runs */
     double preprocess_ms;   /* weight transform at set-up (0 if none) */
+    uint64_t workspace;     /* bytes of workspace the algorithm uses here */
     frc_result *candidates; /* owned copy of the ranking used or produced, may be empty */
     size_t ncandidates;
     bool has_log;

@@ -4,6 +4,8 @@
  */
 #include "fx.h"
 
+#include "cache.h"
+
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -194,4 +196,49 @@ size_t fx_count_source(const json_t *report, const char *src)
 bool fx_has(const char *text, const char *needle)
 {
     return text && strstr(text, needle) != NULL;
+}
+
+size_t fx_entries_in(const char *path, const char *id)
+{
+    frc_doc doc;
+    frc_doc_init(&doc);
+    fr_diag d = {{0}};
+    cr_assert_eq(frc_file_load(path, &doc, &d), FR_ERR_OK, "%s", d.msg);
+    const frc_category *cat = frc_doc_find_category(&doc, id);
+    size_t n = cat ? cat->nentries : 0;
+    frc_doc_cleanup(&doc);
+    return n;
+}
+
+const char *fx_report_category(const json_t *rep)
+{
+    return json_string_value(json_object_get(rep, "category"));
+}
+
+json_int_t fx_profiled(const json_t *rep)
+{
+    return json_integer_value(json_object_get(rep, "profiled"));
+}
+
+bool fx_has_candidate(const json_t *rep, const char *algo, bool measured)
+{
+    size_t i, j;
+    json_t *op, *c;
+    json_array_foreach(json_object_get(rep, "operators"), i, op)
+    {
+        json_array_foreach(json_object_get(op, "candidates"), j, c)
+        {
+            if (strcmp(json_string_value(json_object_get(c, "algorithm")), algo) != 0) continue;
+            if (!measured || json_object_get(c, "median_ms")) return true;
+        }
+    }
+    return false;
+}
+
+bool fx_attrs_have(const json_t *attrs, const char *name)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(attrs, i, a) if (strcmp(json_string_value(a), name) == 0) return true;
+    return false;
 }

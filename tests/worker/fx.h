@@ -45,6 +45,15 @@ void fx_write(const char *path, const char *text);
 json_t *fx_json(const char *path);
 /* Count of operators in a report whose "source" equals src. */
 size_t fx_count_source(const json_t *report, const char *src);
+/* Number of entries of the category `id` in a cache file (which must load). */
+size_t fx_entries_in(const char *path, const char *id);
+/* Fields of a --report document. */
+const char *fx_report_category(const json_t *report);
+json_int_t fx_profiled(const json_t *report);
+/* Whether some operator of a report has a candidate `algo` (measured, if asked). */
+bool fx_has_candidate(const json_t *report, const char *algo, bool measured);
+/* Whether a JSON array of attribute names holds name. */
+bool fx_attrs_have(const json_t *attrs, const char *name);
 /* Whether text contains needle. */
 bool fx_has(const char *text, const char *needle);
 
