@@ -206,9 +206,9 @@ static fr_err try_claim(frs_server *s, const frs__worker *w, json_t **out, fr_di
     fr_err e = frs_db_borrow(s->db, &c, d);
     while (e == FR_ERR_OK && !*out) {
         PGresult *res = NULL, *start = NULL, *cached = NULL;
-        const char *cp[] = {w->pool, w->category};
+        const char *cp[] = {w->pool, w->category, wid};
         e = frs_db_begin(c, false, d);
-        if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_job_claim, 2, cp, &res, d);
+        if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_job_claim, 3, cp, &res, d);
         if (e != FR_ERR_OK || PQntuples(res) == 0) {
             PQclear(res);
             break; /* nothing to claim; frs_db_return rolls back */
