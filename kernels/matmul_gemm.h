@@ -34,6 +34,10 @@
 typedef void frk__ukernel_fn(int kc, const float *ap, const float *bp, ptrdiff_t ldb, float *c,
                              ptrdiff_t ldc, bool accumulate);
 
+/* The same with A read in place: element (r, p) of the micro-panel is a[r * lda + p]. */
+typedef void frk__ukernel_rows_fn(int kc, const float *a, ptrdiff_t lda, const float *bp,
+                                  ptrdiff_t ldb, float *c, ptrdiff_t ldc, bool accumulate);
+
 /* Packs m rows and k columns of a (row stride lda) into micro-panels of mr rows: panel i holds,
  * for each p, the mr values a[i*mr + r][p] contiguously; rows past m are zero. */
 typedef void frk__pack_a_fn(int m, int k, const float *a, ptrdiff_t lda, float *ap);
@@ -41,6 +45,7 @@ typedef void frk__pack_a_fn(int m, int k, const float *a, ptrdiff_t lda, float *
 typedef struct {
     int mr, nr;
     frk__ukernel_fn *fn;
+    frk__ukernel_rows_fn *fn_rows;
     frk__pack_a_fn *pack_a; /* a faster packer for this mr, or NULL for the portable one */
 } frk__ukernel;
 

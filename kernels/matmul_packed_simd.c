@@ -60,12 +60,13 @@ static void make_plan(const fr_matmul *mm, const frk_ctx *ctx, plan *pl)
             }
         }
     }
-    const int rows = MIN(mm->m, CEIL_DIV(units_m, pl->mtiles) * uk->mr);
+    int rows = MIN(mm->m, CEIL_DIV(units_m, pl->mtiles) * uk->mr);
     int cols = MIN(mm->n, CEIL_DIV(units_n, pl->ntiles) * FRK__GEMM_NR);
-    /* The widest tile may be whole panels while the last one ends in a partial panel, which
-     * the GEMM core packs: size for a tile as wide with the last one's remainder. */
+    /* The largest tile may be whole panels (micro-panels) while the last one ends in a partial
+     * one, which the GEMM core packs: size for a tile as large with the last one's remainder. */
     if (cols % FRK__GEMM_NR == 0 && mm->n % FRK__GEMM_NR != 0)
         cols -= FRK__GEMM_NR - mm->n % FRK__GEMM_NR;
+    if (rows % uk->mr == 0 && mm->m % uk->mr != 0) rows -= uk->mr - mm->m % uk->mr;
     pl->ws_thread = frk__gemm_ws_bytes(uk, rows, cols, mm->k, false);
 }
 

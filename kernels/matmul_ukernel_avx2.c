@@ -12,9 +12,11 @@
 
 #define MR 6
 
-__attribute__((target("avx2,fma"))) static void ukernel_avx2(int kc, const float *ap,
-                                                             const float *bp, ptrdiff_t ldb,
-                                                             float *c, ptrdiff_t ldc, bool accumulate)
+/* The tile loop. Element (r, p) of the A micro-panel is at a[r * ars + p * acs]: packed
+ * (ars = 1, acs = MR) or read in place from rows of A (ars = lda, acs = 1). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile(int kc, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *bp, ptrdiff_t ldb,
+     float *c, ptrdiff_t ldc, bool accumulate)
 {
     __m256 lo[MR], hi[MR];
 #pragma GCC unroll 16
@@ -25,11 +27,11 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2(int kc, const float
         const __m256 b1 = _mm256_loadu_ps(bp + 8);
 #pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
-            const __m256 a = _mm256_broadcast_ss(ap + r);
-            lo[r] = _mm256_fmadd_ps(a, b0, lo[r]);
-            hi[r] = _mm256_fmadd_ps(a, b1, hi[r]);
+            const __m256 av = _mm256_broadcast_ss(a + r * ars);
+            lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
+            hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
         }
-        ap += MR;
+        a += acs;
         bp += ldb;
     }
 
@@ -45,4 +47,20 @@ __attribute__((target("avx2,fma"))) static void ukernel_avx2(int kc, const float
     }
 }
 
-const frk__ukernel frk__ukernel_avx2 = {.mr = MR, .nr = 16, .fn = ukernel_avx2, .pack_a = NULL};
+__attribute__((target("avx2,fma"))) static void ukernel_packed(int kc, const float *ap,
+                                                               const float *bp, ptrdiff_t ldb,
+                                                               float *c, ptrdiff_t ldc,
+                                                               bool accumulate)
+{
+    tile(kc, ap, 1, MR, bp, ldb, c, ldc, accumulate);
+}
+
+__attribute__((target("avx2,fma"))) static void ukernel_rows(int kc, const float *a,
+                                                             ptrdiff_t lda, const float *bp,
+                                                             ptrdiff_t ldb, float *c,
+                                                             ptrdiff_t ldc, bool accumulate)
+{
+    tile(kc, a, lda, 1, bp, ldb, c, ldc, accumulate);
+}
+
+const frk__ukernel frk__ukernel_avx2 = {.mr = MR, .nr = 16, .fn = ukernel_packed, .fn_rows = ukernel_rows, .pack_a = NULL};

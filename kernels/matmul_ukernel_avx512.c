@@ -12,9 +12,11 @@
 
 #define MR 8
 
-__attribute__((target("avx512f,fma"))) static void ukernel_avx512(int kc, const float *ap,
-                                                                  const float *bp, ptrdiff_t ldb,
-                                                                  float *c, ptrdiff_t ldc, bool accumulate)
+/* The tile loop. Element (r, p) of the A micro-panel is at a[r * ars + p * acs]: packed
+ * (ars = 1, acs = MR) or read in place from rows of A (ars = lda, acs = 1). */
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+tile(int kc, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *bp, ptrdiff_t ldb,
+     float *c, ptrdiff_t ldc, bool accumulate)
 {
     __m512 lo[MR], hi[MR];
 #pragma GCC unroll 16
@@ -25,11 +27,11 @@ __attribute__((target("avx512f,fma"))) static void ukernel_avx512(int kc, const 
         const __m512 b1 = _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
-            const __m512 a = _mm512_set1_ps(ap[r]);
-            lo[r] = _mm512_fmadd_ps(a, b0, lo[r]);
-            hi[r] = _mm512_fmadd_ps(a, b1, hi[r]);
+            const __m512 av = _mm512_set1_ps(a[r * ars]);
+            lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
+            hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
         }
-        ap += MR;
+        a += acs;
         bp += ldb;
     }
 
@@ -43,6 +45,22 @@ __attribute__((target("avx512f,fma"))) static void ukernel_avx512(int kc, const 
         _mm512_storeu_ps(row, lo[r]);
         _mm512_storeu_ps(row + 16, hi[r]);
     }
+}
+
+__attribute__((target("avx512f,fma"))) static void ukernel_packed(int kc, const float *ap,
+                                                                  const float *bp, ptrdiff_t ldb,
+                                                                  float *c, ptrdiff_t ldc,
+                                                                  bool accumulate)
+{
+    tile(kc, ap, 1, MR, bp, ldb, c, ldc, accumulate);
+}
+
+__attribute__((target("avx512f,fma"))) static void ukernel_rows(int kc, const float *a,
+                                                                ptrdiff_t lda, const float *bp,
+                                                                ptrdiff_t ldb, float *c,
+                                                                ptrdiff_t ldc, bool accumulate)
+{
+    tile(kc, a, lda, 1, bp, ldb, c, ldc, accumulate);
 }
 
 /* Transposes an 8x8 block: rows r[0..7] (8 values of k each) become 8 vectors of the 8 rows'
@@ -86,4 +104,4 @@ __attribute__((target("avx2"))) static void pack_a_avx512(int m, int k, const fl
 }
 
 const frk__ukernel frk__ukernel_avx512 = {
-    .mr = MR, .nr = 32, .fn = ukernel_avx512, .pack_a = pack_a_avx512};
+    .mr = MR, .nr = 32, .fn = ukernel_packed, .fn_rows = ukernel_rows, .pack_a = pack_a_avx512};
