@@ -248,6 +248,8 @@ test('hundreds of categories and thousands of operators stay usable', async () =
   await s.page.selectOption('select[aria-label="winning algorithm"]', 'conv2d.winograd_f43');
   const winners = await s.page.locator('tr.data-row td:nth-child(3) .cell-main').allInnerTexts();
   assert.ok(winners.length > 0 && winners.every((w) => w === 'winograd_f43'), 'algorithm filter');
+  assert.match(await s.page.locator('.pager-info').innerText(), /^1–/, 'a new filter starts at the first page');
+  await s.page.evaluate(() => window.scrollTo(0, 0));
   await shot('11-many-operators.png');
 });
 

@@ -127,7 +127,8 @@ export function chartLegend(hasHeuristic) {
   return wrap;
 }
 
-const PALETTE = ['#2f7d4f', '#3d74d9', '#c27c0e', '#8e44ad', '#17a2b8', '#d35454', '#6c7a89', '#a0522d'];
+/* Categorical colours, none of them the bar chart's green (winner) or blue (REPRODUCIBLE). */
+const PALETTE = ['#7c3aed', '#d97706', '#0e7490', '#db2777', '#a16207', '#475569', '#9a3412', '#be185d'];
 
 /* Share of operators won by each algorithm, as one SVG stacked bar (items: [[name, count]],
  * largest first; beyond 7 names the rest are "other"). Each segment is a <rect class="share">

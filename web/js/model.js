@@ -55,7 +55,7 @@ export function modelPanel(id, getSummaries, onRows) {
   const wp = h('input', { type: 'checkbox', id: 'model-wp', title: 'look up the weight-preprocessed keys (wp=1)' });
   const clear = h('button', { type: 'button', class: 'link-button', hidden: true }, 'clear model');
   const label = h('label', { for: 'model-file', class: 'file-button', 'aria-disabled': 'true' }, 'Model file…');
-  const control = h('span', { class: 'model-control' }, label,
+  const control = h('span', { class: 'model-control' }, input, label,
     h('label', { class: 'check' }, wp, ' weights preprocessed'), clear);
   const panel = h('section', { class: 'model-panel', hidden: true, 'aria-label': 'model totals' });
   let text = null, fileName = '';

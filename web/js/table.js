@@ -31,7 +31,8 @@ export function createTable(opts) {
   const sizeSel = h('select', { class: 'pager-size', 'aria-label': 'rows per page',
     onchange: (e) => { pageSize = Number(e.target.value); go(0); } },
   [25, 50, 100, 200].map((n) => h('option', { value: n, selected: n === pageSize }, `${n} / page`)));
-  const pager = h('div', { class: 'pager' }, info, h('span', { class: 'pager-buttons' }, first, prev, next, last, sizeSel));
+  const buttons = h('span', { class: 'pager-buttons' }, first, prev, next, last, sizeSel);
+  const pager = h('div', { class: 'pager' }, info, buttons);
   const el = h('div', { class: 'table-wrap' }, table, pager);
 
   function pages() { return Math.max(1, Math.ceil(rows.length / pageSize)); }
@@ -39,6 +40,8 @@ export function createTable(opts) {
   function go(p) {
     page = Math.min(Math.max(0, p), pages() - 1);
     draw();
+    /* a person paging from the bottom of a long page wants to read the new page from its top */
+    if (el.getBoundingClientRect().top < 0) el.scrollIntoView({ block: 'start' });
   }
 
   function toggle(row, tr) {
@@ -82,6 +85,7 @@ export function createTable(opts) {
     const end = Math.min(rows.length, start + pageSize);
     fill(info, rows.length ? `${fmtInt(start + 1)}–${fmtInt(end)} of ${fmtInt(rows.length)}` : '0 rows',
       pages() > 1 ? ` · page ${page + 1} of ${pages()}` : '');
+    buttons.style.visibility = pages() > 1 || pageSize > 25 && rows.length > 25 ? 'visible' : 'hidden';
     first.disabled = prev.disabled = page === 0;
     next.disabled = last.disabled = page >= pages() - 1;
   }
@@ -94,6 +98,7 @@ export function createTable(opts) {
         h('tr', { class: 'loading-row' }, columns.map(() => h('td', {}, skeleton(1))))));
       fill(info, 'loading…');
       for (const b of [first, prev, next, last]) b.disabled = true;
+      buttons.style.visibility = 'hidden';
     },
     /* New rows (kept page when keepPage and still valid). */
     setRows(newRows, keepPage = false) {

@@ -40,6 +40,13 @@ function fact(label, value, title) {
   return h('div', { class: 'fact' }, h('dt', {}, label), h('dd', { title }, value));
 }
 
+/* The worker holding the job, or for an ended job the one of its last attempt. */
+function workerFact(job) {
+  const last = (job.attempts || []).slice(-1)[0];
+  const w = job.worker || (last && last.worker);
+  return fact(job.worker || !last ? 'Worker' : 'Last worker', w ? w.name || `worker ${w.id}` : '–', w ? w.host : '');
+}
+
 export function render(root, params) {
   const id = params[0];
   const title = h('h1', {}, `Job #${id}`, h('span', { class: 'title-state' }, skeleton(1, 'wide')));
@@ -76,7 +83,7 @@ export function render(root, params) {
       fact('Target', targetText(job)),
       fact('Category', job.category ? h('a', { href: `#/category/${job.category}`, class: 'mono' }, job.category) : '–'),
       fact('Mode', `${job.mode}${job.weight_preprocess ? ' · wp' : ''}${job.force ? ' · forced' : ''}`),
-      fact('Worker', job.worker ? `${job.worker.name}` : '–', job.worker ? job.worker.host : ''),
+      workerFact(job),
       fact('Submitted', fmtAgo(job.created_at), fmtTime(job.created_at)),
       fact(FINAL.has(job.state) ? 'Duration' : job.state === 'running' ? 'Running for' : 'Waiting for', jobDuration(job), job.finished_at ? `finished ${fmtTime(job.finished_at)}` : ''));
     fill(progress, progressBar(job), job.note ? h('div', { class: 'note' }, job.note) : null);
