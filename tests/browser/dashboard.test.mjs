@@ -182,11 +182,25 @@ test('a model file filters the table to its operators and totals its network tim
   await shot('05-category-model.png');
 });
 
-test('the jobs page shows the job as done, and its page every operator', async () => {
+test('the jobs page shows the job as done, a stuck job with the reason, and the job page every operator', async () => {
+  /* a job for a pool with no worker stays queued, and the server says why */
+  const queued = (await api(s.server.url, 'POST', '/v1/jobs?target=gpu-pool&mode=fast', { token: s.submitter, body: readFileSync(TINY, 'utf8') })).body;
+  const note = (await api(s.server.url, 'GET', `/v1/jobs/${queued.id}`)).body.note;
+  assert.ok(note, 'the server explains why the job is queued');
   await open('#/jobs', `a[href="#/job/${s.job.id}"]`);
   const row = s.page.locator(`tr.data-row[data-key="${s.job.id}"]`);
   assert.equal(await row.locator('.badge').first().innerText(), 'done');
+  const card = s.page.locator(`article.job-card[data-job="${queued.id}"]`);
+  await card.waitFor();
+  assert.equal(await card.locator('.badge').first().innerText(), 'queued');
+  assert.ok((await card.innerText()).includes(note), `the card shows "${note}"`);
   await shot('06-jobs.png');
+
+  /* cancelled: it moves to the finished table with its outcome (the page refreshes by itself) */
+  const del = await api(s.server.url, 'DELETE', `/v1/jobs/${queued.id}`, { token: s.submitter });
+  assert.ok(del.status < 300, `DELETE /v1/jobs/${queued.id}: ${del.status}`);
+  await s.page.locator(`tr.data-row[data-key="${queued.id}"] .state-cancelled`).waitFor({ timeout: 10000 });
+  assert.equal(await card.count(), 0);
 
   await open(`#/job/${s.job.id}`, '.title-state .state-done');
   const states = await s.page.locator('tr.data-row td:nth-child(3) .badge').allInnerTexts();

@@ -86,7 +86,7 @@ export function render(root, params) {
       workerFact(job),
       fact('Submitted', fmtAgo(job.created_at), fmtTime(job.created_at)),
       fact(FINAL.has(job.state) ? 'Duration' : job.state === 'running' ? 'Running for' : 'Waiting for', jobDuration(job), job.finished_at ? `finished ${fmtTime(job.finished_at)}` : ''));
-    fill(progress, progressBar(job), job.note ? h('div', { class: 'note' }, job.note) : null);
+    fill(progress, progressBar(job), job.note ? h('div', { class: 'note why' }, job.note) : null);
     const lines = [job.state === 'failed' && job.error ? `job failed: ${job.error}` : null, ...(job.errors || [])].filter(Boolean);
     fill(reasons, lines.length ? h('div', { class: 'error-box reasons' }, h('strong', {}, job.state === 'failed' ? 'Why it failed' : 'Failed attempts'), h('ul', {}, lines.map((l) => h('li', {}, l)))) : null);
     ops.setRows(job.operators || [], true);

@@ -46,7 +46,7 @@ function activeCard(job, detail) {
       h('a', { href: `#/job/${job.id}`, class: 'job-title' }, `#${job.id} ${job.model}`), stateBadge(job.state),
       h('span', { class: 'cell-sub' }, `${targetText(job)} · ${worker} · ${since}`)),
     progressBar(job),
-    job.note ? h('div', { class: 'note' }, job.note) : null,
+    job.note ? h('div', { class: 'note why' }, job.note) : null,
     detail && detail.operators ? h('div', { class: 'ops-grid' }, detail.operators.map(opTile)) : null);
 }
 
