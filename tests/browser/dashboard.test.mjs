@@ -47,6 +47,11 @@ async function shot(name, fullPage = false) {
   await s.page.screenshot({ path: join(ARTIFACTS, name), fullPage });
 }
 
+/* The tests after the first read the job it ran. */
+function needJob() {
+  assert.ok(s.job && s.category, 'no finished job to look at: see the first test');
+}
+
 /* Opens a route of the dashboard and waits until its data has replaced the placeholders. */
 async function open(hash, ready) {
   await s.page.goto(`${s.server.url}/${hash}`);
@@ -105,8 +110,9 @@ test('a small job runs to done through the REST API', async () => {
     if (['done', 'failed', 'cancelled'].includes(job.state)) break;
     if (s.worker.exited) break;
   }
-  assert.equal(job.state, 'done', `job ${id} ended ${job.state}: ${job.error || ''}; ${(job.errors || []).join('; ')}\n` +
-    `worker log:\n${tail(s.workerLog)}`);
+  const worker = s.worker.exited ? `fastrun-worker exited (${s.worker.code})` : 'fastrun-worker still running';
+  assert.equal(job.state, 'done', `job ${id} ended ${job.state}: ${job.error || ''}; ${(job.errors || []).join('; ')}; ` +
+    `${job.note || ''}\n${worker}; its log:\n${tail(s.workerLog)}`);
   assert.equal(job.operators.length, JSON.parse(model).operators.length);
   s.job = job;
   s.category = job.category;
@@ -114,6 +120,7 @@ test('a small job runs to done through the REST API', async () => {
 });
 
 test('the categories list shows this machine\'s category', async () => {
+  needJob();
   const list = (await api(s.server.url, 'GET', '/v1/categories')).body.categories;
   const cat = list.find((c) => c.id === s.category);
   assert.ok(cat, `category ${s.category} is in /v1/categories`);
@@ -128,6 +135,7 @@ test('the categories list shows this machine\'s category', async () => {
 });
 
 test('the operator table shows the right winner, and a click shows every candidate as a bar', async () => {
+  needJob();
   const doc = (await api(s.server.url, 'GET', `/v1/cache?category=${s.category}`)).body;
   const entries = doc.categories[0].entries;
   const op = s.job.operators.find((o) => o.name === 'stem') || s.job.operators[0];
@@ -169,6 +177,7 @@ test('the operator table shows the right winner, and a click shows every candida
 });
 
 test('a model file filters the table to its operators and totals its network time', async () => {
+  needJob();
   await s.page.locator('#model-file').setInputFiles(TINY);
   const panel = s.page.locator('.model-panel');
   await panel.locator('.stats').waitFor();
@@ -183,6 +192,7 @@ test('a model file filters the table to its operators and totals its network tim
 });
 
 test('the jobs page shows the job as done, a stuck job with the reason, and the job page every operator', async () => {
+  needJob();
   /* a job for a pool with no worker stays queued, and the server says why */
   const queued = (await api(s.server.url, 'POST', '/v1/jobs?target=gpu-pool&mode=fast', { token: s.submitter, body: readFileSync(TINY, 'utf8') })).body;
   const note = (await api(s.server.url, 'GET', `/v1/jobs/${queued.id}`)).body.note;
