@@ -81,3 +81,33 @@ export function askToken() {
   setToken(v.trim());
   window.dispatchEvent(new HashChangeEvent('hashchange'));
 }
+
+/* A link that downloads path as filename. With a token set, a plain link would not carry it
+ * (--read-token servers answer 401), so the click fetches with the token and saves the blob;
+ * a failure is shown in errorsEl. */
+export function downloadLink(path, filename, label, errorsEl) {
+  const a = h('a', { href: path, download: filename }, label);
+  a.addEventListener('click', async (e) => {
+    const t = token();
+    if (!t) return;
+    e.preventDefault();
+    try {
+      const res = await fetch(path, { headers: { Authorization: `Bearer ${t}` } });
+      if (!res.ok) {
+        let body = null;
+        try { body = await res.json(); } catch { /* not JSON */ }
+        const err = body && body.error;
+        throw new ApiError('GET', path, res.status, err ? err.code : 'http', err ? err.message : res.statusText, err && err.detail);
+      }
+      const url = URL.createObjectURL(await res.blob());
+      const tmp = h('a', { href: url, download: filename });
+      document.body.append(tmp);
+      tmp.click();
+      tmp.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) {
+      if (errorsEl) errorsEl.replaceChildren(errorBox(err, `Downloading ${filename}`));
+    }
+  });
+  return a;
+}

@@ -9,7 +9,7 @@
  * file (model.js), which turns the table into that model's operators with their coverage and
  * the model's estimated network time.
  */
-import { errorBox, get } from './api.js';
+import { downloadLink, errorBox, get } from './api.js';
 import { barChart, chartLegend, shareBar } from './chart.js';
 import { fill, fmtAgo, fmtFlops, fmtInt, fmtMs, fmtPct, fmtRatio, fmtTime, h, shortAlgo, skeleton } from './dom.js';
 import { modelPanel } from './model.js';
@@ -107,8 +107,8 @@ export function render(root, params) {
   fill(root,
     h('nav', { class: 'crumbs' }, h('a', { href: '#/categories' }, 'Categories'), ' › ', h('span', { class: 'mono' }, id)),
     h('div', { class: 'page-head' }, title, h('div', { class: 'head-links' },
-      h('a', { href: `/v1/cache?category=${encodeURIComponent(id)}`, download: `fastrun-cache-${id}.json` }, 'Download cache'),
-      ' · ', h('a', { href: `/v1/cache?category=${encodeURIComponent(id)}&reproducible=1&exclude=naive`, download: `fastrun-cache-${id}-reproducible.json` }, 'reproducible only'))),
+      downloadLink(`/v1/cache?category=${encodeURIComponent(id)}`, `fastrun-cache-${id}.json`, 'Download cache', errors),
+      ' · ', downloadLink(`/v1/cache?category=${encodeURIComponent(id)}&reproducible=1&exclude=naive`, `fastrun-cache-${id}-reproducible.json`, 'reproducible only', errors))),
     facts, share, errors,
     h('div', { class: 'toolbar' }, kind, algo, text, sort, model.control),
     model.panel, note, table.el);

@@ -4,7 +4,7 @@
  * attempt, then every operator (state, shape, best algorithm and time, candidates, how long
  * profiling took) and every attempt (worker, outcome, detail).
  */
-import { errorBox, get } from './api.js';
+import { downloadLink, errorBox, get } from './api.js';
 import { fill, fmtAgo, fmtDuration, fmtMs, fmtTime, h, shortAlgo, skeleton } from './dom.js';
 import { durationS, jobDuration, poll, progressBar, stateBadge, targetText } from './jobs-common.js';
 import { describeOp, parseKey } from './ops.js';
@@ -58,7 +58,7 @@ export function render(root, params) {
   const atts = createTable({ columns: ATTEMPT_COLUMNS, rowKey: (a) => String(a.attempt), pageSize: 25, empty: 'No worker has claimed this job yet.' });
   fill(root,
     h('nav', { class: 'crumbs' }, h('a', { href: '#/jobs' }, 'Jobs'), ' › ', `#${id}`),
-    h('div', { class: 'page-head' }, title, h('div', { class: 'head-links' }, h('a', { href: `/v1/jobs/${encodeURIComponent(id)}`, target: '_blank' }, 'JSON'))),
+    h('div', { class: 'page-head' }, title, h('div', { class: 'head-links' }, downloadLink(`/v1/jobs/${encodeURIComponent(id)}`, `fastrun-job-${id}.json`, 'JSON', errors))),
     facts, progress, errors, reasons,
     h('h2', { class: 'section-title' }, 'Operators'), ops.el,
     h('h2', { class: 'section-title' }, 'Attempts'), atts.el);
