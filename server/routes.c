@@ -131,8 +131,11 @@ fr_err frs_route_match(frs_req *req, const char *method, const char *path, size_
         if (n > 0 && (size_t)n < allow_len - used) used += (size_t)n;
     }
     if (used) return FR_ERR_METHOD_NOT_ALLOWED;
+    /* The catch-all too must match: a target that is not a path ("http://host/x", "*") is
+     * 404, not the out-of-memory take() reports when its pattern_match fails. */
     for (size_t i = 0; i < NROUTES; i++)
-        if (strcmp(routes[i].pattern, "/*") == 0 && strcmp(routes[i].method, m) == 0)
+        if (strcmp(routes[i].pattern, "/*") == 0 && strcmp(routes[i].method, m) == 0 &&
+            pattern_match(routes[i].pattern, path, NULL))
             return take(req, i, path, out_index);
     return FR_ERR_NOT_FOUND;
 }
