@@ -279,6 +279,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 /* ---------------------------------------------------------------------------------------------
  * Start and stop
  * ------------------------------------------------------------------------------------------- */
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes %HH in the path and query arguments like libmicrohttpd's default, except "%00",
+ * which stays as written: decoded, it ended the C string early, so "/v1/tokens/5%00x" acted on
+ * token 5 and "/index.html%00.txt" served index.html. Left encoded, it matches nothing (404) and
+ * is refused by every parameter check (400). */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *w = s;
+    (void)cls, (void)conn;
+    for (const char *r = s; *r;) {
+        int hi = r[0] == '%' ? hex_digit(r[1]) : -1, lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static fr_err start_daemon(frs_server *srv, fr_diag *d)
 {
     char port[16];
@@ -296,7 +323,7 @@ static fr_err start_daemon(frs_server *srv, fr_diag *d)
         MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         srv->cfg.connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20), MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1u, MHD_OPTION_END);
+        1u, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon)
         return fr_diag_set(d, FR_ERR_IO, "cannot listen on %s:%s (address in use or not local?)",
