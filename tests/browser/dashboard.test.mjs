@@ -23,7 +23,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { scaleUpload } from './fixtures.mjs';
-import { api, makeToken, start, startPostgres, startServer, stopAll, tail, tempDir } from './stack.mjs';
+import { api, makeToken, sleep, start, startPostgres, startServer, stopAll, tail, tempDir } from './stack.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -99,16 +99,31 @@ after(async () => {
   await stopAll();
 });
 
-test('a small job runs to done through the REST API', async () => {
+test('a small job runs to done, its operators shown live on the jobs page', async () => {
+  /* The jobs page is open before the job exists, as a person watching would have it; a
+   * MutationObserver notes the first moment it shows the job running with its operators. */
+  await open('#/jobs', '.job-card');
+  await s.page.evaluate(() => {
+    window.__running = null;
+    new MutationObserver(() => {
+      const card = document.querySelector('article.job-card[data-state="running"]');
+      if (!card || window.__running || !card.querySelector('.op-tile')) return;
+      window.__running = { job: card.dataset.job, tiles: card.querySelectorAll('.op-tile').length, text: card.innerText };
+    }).observe(document.body, { subtree: true, childList: true });
+  });
   const model = readFileSync(TINY, 'utf8');
   const sub = await api(s.server.url, 'POST', '/v1/jobs?target=default&mode=fast', { token: s.submitter, body: model });
   assert.ok(sub.status === 201 || sub.status === 200, `POST /v1/jobs: ${sub.status} ${JSON.stringify(sub.body)}`);
   const id = sub.body.id;
-  let job;
+  let job, shotTaken = false;
   for (const deadline = Date.now() + 240000; Date.now() < deadline;) {
-    job = (await api(s.server.url, 'GET', `/v1/jobs/${id}?wait=20`, { token: s.reader })).body;
-    if (['done', 'failed', 'cancelled'].includes(job.state)) break;
-    if (s.worker.exited) break;
+    job = (await api(s.server.url, 'GET', `/v1/jobs/${id}`, { token: s.reader })).body;
+    if (!shotTaken && await s.page.evaluate(() => window.__running !== null)) {
+      await shot('00-job-running.png');
+      shotTaken = true;
+    }
+    if (['done', 'failed', 'cancelled'].includes(job.state) || s.worker.exited) break;
+    await sleep(200);
   }
   const worker = s.worker.exited ? `fastrun-worker exited (${s.worker.code})` : 'fastrun-worker still running';
   assert.equal(job.state, 'done', `job ${id} ended ${job.state}: ${job.error || ''}; ${(job.errors || []).join('; ')}; ` +
@@ -117,6 +132,10 @@ test('a small job runs to done through the REST API', async () => {
   s.job = job;
   s.category = job.category;
   assert.match(s.category, /^[0-9a-f]{16}$/);
+  const running = await s.page.evaluate(() => window.__running);
+  assert.ok(running, `the jobs page never showed job ${id} running (it took ${job.finished_at} - ${job.started_at})`);
+  assert.equal(running.job, String(id));
+  assert.equal(running.tiles, job.operators.length, 'one tile per operator while running');
 });
 
 test('the categories list shows this machine\'s category', async () => {
