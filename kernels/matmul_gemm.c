@@ -15,15 +15,18 @@
 
 #include <string.h>
 
-#define ROUND_UP(x, a) (((x) + (a) - 1) / (a) * (a))
+#define ROUND_UP(x, a) (((x) + (a)-1) / (a) * (a))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 const frk__ukernel *frk__gemm_ukernel(frk_isa isa)
 {
     switch (isa) {
-    case FRK_ISA_AVX512: return &frk__ukernel_avx512;
-    case FRK_ISA_AVX2: return &frk__ukernel_avx2;
-    default: return NULL;
+    case FRK_ISA_AVX512:
+        return &frk__ukernel_avx512;
+    case FRK_ISA_AVX2:
+        return &frk__ukernel_avx2;
+    default:
+        return NULL;
     }
 }
 
@@ -75,7 +78,8 @@ static void pack_b(int n, int k, const float *b, ptrdiff_t ldb, float *bp, ptrdi
             memcpy(dst, src + j, FRK__GEMM_NR * sizeof(float));
         if (full < n) {
             memcpy(dst, src + full, (size_t)(n - full) * sizeof(float));
-            for (int q = n - full; q < FRK__GEMM_NR; q++) dst[q] = 0.0f;
+            for (int q = n - full; q < FRK__GEMM_NR; q++)
+                dst[q] = 0.0f;
         }
     }
 }
@@ -91,8 +95,10 @@ void frk__gemm_pack_a(int m, int k, const float *a, ptrdiff_t lda, int mr, float
         const int h = MIN(mr, m - i);
         const float *rows = a + (ptrdiff_t)i * lda;
         for (int p = 0; p < k; p++) {
-            for (int r = 0; r < h; r++) ap[r] = rows[(ptrdiff_t)r * lda + p];
-            for (int r = h; r < mr; r++) ap[r] = 0.0f;
+            for (int r = 0; r < h; r++)
+                ap[r] = rows[(ptrdiff_t)r * lda + p];
+            for (int r = h; r < mr; r++)
+                ap[r] = 0.0f;
             ap += mr;
         }
     }
@@ -124,7 +130,8 @@ static void edge_tile(const frk__ukernel *uk, int kc, apanel ap, const float *bp
         float *crow = c + (ptrdiff_t)r * ldc;
         const float *trow = tile + r * uk->nr;
         if (accumulate)
-            for (int q = 0; q < cols; q++) crow[q] += trow[q];
+            for (int q = 0; q < cols; q++)
+                crow[q] += trow[q];
         else
             memcpy(crow, trow, (size_t)cols * sizeof(float));
     }
@@ -149,8 +156,8 @@ void frk__gemm_serial(const frk__ukernel *uk, const frk__gemm *g, float *ws)
             const float *panels;
             ptrdiff_t pstride;
             if (g->bp) {
-                panels = g->bp + (ptrdiff_t)(jc / FRK__GEMM_NR) * g->bp_stride
-                         + (ptrdiff_t)pc * FRK__GEMM_NR;
+                panels = g->bp + (ptrdiff_t)(jc / FRK__GEMM_NR) * g->bp_stride +
+                         (ptrdiff_t)pc * FRK__GEMM_NR;
                 pstride = g->bp_stride;
             } else {
                 pstride = (ptrdiff_t)kc * FRK__GEMM_NR;
@@ -171,15 +178,15 @@ void frk__gemm_serial(const frk__ukernel *uk, const frk__gemm *g, float *ws)
                     const int pj = jr - b_direct; /* column within the packed panels */
                     const bool b_here = jr < b_direct;
                     const float *bp = b_here ? brows + jr
-                                             : panels + (ptrdiff_t)(pj / FRK__GEMM_NR) * pstride
-                                                   + pj % FRK__GEMM_NR;
+                                             : panels + (ptrdiff_t)(pj / FRK__GEMM_NR) * pstride +
+                                                   pj % FRK__GEMM_NR;
                     const ptrdiff_t ldb = b_here ? g->ldb : FRK__GEMM_NR;
                     const int cols = MIN(nr, nc - jr);
                     for (int ir = 0; ir < mc; ir += mr) {
                         const int rows = MIN(mr, mc - ir);
-                        const apanel ap = ir < a_direct
-                                              ? (apanel){a + (ptrdiff_t)ir * g->lda, g->lda}
-                                              : (apanel){apack + (ptrdiff_t)(ir - a_direct) * kc, 0};
+                        const apanel ap =
+                            ir < a_direct ? (apanel){a + (ptrdiff_t)ir * g->lda, g->lda}
+                                          : (apanel){apack + (ptrdiff_t)(ir - a_direct) * kc, 0};
                         float *c = g->c + (ptrdiff_t)(ic + ir) * g->ldc + jc + jr;
                         if (rows == mr && cols == nr)
                             run_tile(uk, kc, ap, bp, ldb, c, g->ldc, accumulate);

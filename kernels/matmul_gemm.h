@@ -4,8 +4,9 @@
  * GEMM, e.g. an im2col convolution).
  *
  * C[m][n] = A[m][k] * B[k][n], row-major with leading dimensions. B is read either as a plain
- * row-major matrix (packed into workspace on the fly) or from panels packed ahead of time
- * (weight preprocessing). A panel is FRK__GEMM_NR columns of B, all k rows of it contiguous,
+ * row-major matrix (in place for products whose A fits one block, otherwise packed into
+ * workspace on the fly; see matmul_gemm.c) or from panels packed ahead of time (weight
+ * preprocessing). A panel is FRK__GEMM_NR columns of B, all k rows of it contiguous,
  * row p at offset p * FRK__GEMM_NR, zero-padded past the last column. The panel layout does not
  * depend on the ISA, so weights packed once serve every micro-kernel.
  *

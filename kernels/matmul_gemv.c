@@ -20,12 +20,12 @@
 
 /* y[j] (+)= sum_{q<rows} x[q] * b[q*ldb + j] for j < n, in increasing q; y is overwritten
  * (not read) when first. */
-__attribute__((target("avx512f,fma"))) static void rows_avx512(int rows, int n, const float *x,
-                                                               const float *b, ptrdiff_t ldb,
-                                                               float *y, bool first)
+__attribute__((target("avx512f,fma"))) static void
+rows_avx512(int rows, int n, const float *x, const float *b, ptrdiff_t ldb, float *y, bool first)
 {
     __m512 xv[ROWS];
-    for (int q = 0; q < rows; q++) xv[q] = _mm512_set1_ps(x[q]);
+    for (int q = 0; q < rows; q++)
+        xv[q] = _mm512_set1_ps(x[q]);
     for (int j = 0; j < n; j += 16) {
         const __mmask16 mask = n - j >= 16 ? 0xFFFF : (__mmask16)((1u << (n - j)) - 1);
         __m512 acc = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, y + j);
@@ -41,13 +41,13 @@ __attribute__((target("avx512f,fma"))) static void rows_avx512(int rows, int n, 
     }
 }
 
-__attribute__((target("avx2,fma"))) static void rows_avx2(int rows, int n, const float *x,
-                                                          const float *b, ptrdiff_t ldb, float *y,
-                                                          bool first)
+__attribute__((target("avx2,fma"))) static void
+rows_avx2(int rows, int n, const float *x, const float *b, ptrdiff_t ldb, float *y, bool first)
 {
     const int full = n / 8 * 8;
     __m256 xv[ROWS];
-    for (int q = 0; q < rows; q++) xv[q] = _mm256_set1_ps(x[q]);
+    for (int q = 0; q < rows; q++)
+        xv[q] = _mm256_set1_ps(x[q]);
     for (int j = 0; j < full; j += 8) {
         __m256 acc = first ? _mm256_setzero_ps() : _mm256_loadu_ps(y + j);
         if (rows == ROWS) {
@@ -62,7 +62,8 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(int rows, int n, const
     }
     for (int j = full; j < n; j++) {
         float acc = first ? 0.0f : y[j];
-        for (int q = 0; q < rows; q++) acc = fmaf(x[q], b[q * ldb + j], acc);
+        for (int q = 0; q < rows; q++)
+            acc = fmaf(x[q], b[q * ldb + j], acc);
         y[j] = acc;
     }
 }

@@ -36,7 +36,8 @@ static void naive_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
         float *c = x->dst + row * n;
         for (int64_t j = 0; j < n; j++) {
             double acc = 0.0;
-            for (int64_t p = 0; p < k; p++) acc += (double)a[p] * (double)bm[p * n + j];
+            for (int64_t p = 0; p < k; p++)
+                acc += (double)a[p] * (double)bm[p * n + j];
             c[j] = (float)acc;
         }
     }

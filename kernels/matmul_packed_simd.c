@@ -13,7 +13,7 @@
 #include "algos.h"
 #include "matmul_gemm.h"
 
-#define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
+#define CEIL_DIV(a, b) (((a) + (b)-1) / (b))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* How C is cut into tasks: each batch entry into mtiles x ntiles tiles; tile rows are whole

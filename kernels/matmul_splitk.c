@@ -37,8 +37,8 @@ static size_t partial_bytes(const fr_matmul *mm)
 static size_t thread_bytes(const fr_matmul *mm, const frk_ctx *ctx)
 {
     const int slice = (mm->k + ctx->nthreads - 1) / ctx->nthreads;
-    return partial_bytes(mm)
-           + frk__gemm_ws_bytes(frk__gemm_ukernel(ctx->isa), mm->m, mm->n, slice, false);
+    return partial_bytes(mm) +
+           frk__gemm_ws_bytes(frk__gemm_ukernel(ctx->isa), mm->m, mm->n, slice, false);
 }
 
 static size_t splitk_workspace(const fr_op *op, const frk_ctx *ctx)
@@ -83,7 +83,8 @@ static void splitk_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
                 if (done == 0)
                     memcpy(x->dst, partial, out * sizeof(float));
                 else
-                    for (size_t i = 0; i < out; i++) x->dst[i] += partial[i];
+                    for (size_t i = 0; i < out; i++)
+                        x->dst[i] += partial[i];
                 done++;
             }
         }

@@ -15,12 +15,13 @@
 /* The tile loop. Element (r, p) of the A micro-panel is at a[r * ars + p * acs]: packed
  * (ars = 1, acs = MR) or read in place from rows of A (ars = lda, acs = 1). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile(int kc, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *bp, ptrdiff_t ldb,
-     float *c, ptrdiff_t ldc, bool accumulate)
+tile(int kc, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *bp, ptrdiff_t ldb, float *c,
+     ptrdiff_t ldc, bool accumulate)
 {
     __m256 lo[MR], hi[MR];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+    for (int r = 0; r < MR; r++)
+        lo[r] = hi[r] = _mm256_setzero_ps();
 
     for (int p = 0; p < kc; p++) {
         const __m256 b0 = _mm256_loadu_ps(bp);
@@ -55,12 +56,13 @@ __attribute__((target("avx2,fma"))) static void ukernel_packed(int kc, const flo
     tile(kc, ap, 1, MR, bp, ldb, c, ldc, accumulate);
 }
 
-__attribute__((target("avx2,fma"))) static void ukernel_rows(int kc, const float *a,
-                                                             ptrdiff_t lda, const float *bp,
-                                                             ptrdiff_t ldb, float *c,
-                                                             ptrdiff_t ldc, bool accumulate)
+__attribute__((target("avx2,fma"))) static void ukernel_rows(int kc, const float *a, ptrdiff_t lda,
+                                                             const float *bp, ptrdiff_t ldb,
+                                                             float *c, ptrdiff_t ldc,
+                                                             bool accumulate)
 {
     tile(kc, a, lda, 1, bp, ldb, c, ldc, accumulate);
 }
 
-const frk__ukernel frk__ukernel_avx2 = {.mr = MR, .nr = 16, .fn = ukernel_packed, .fn_rows = ukernel_rows, .pack_a = NULL};
+const frk__ukernel frk__ukernel_avx2 = {
+    .mr = MR, .nr = 16, .fn = ukernel_packed, .fn_rows = ukernel_rows, .pack_a = NULL};

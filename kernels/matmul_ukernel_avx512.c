@@ -15,12 +15,13 @@
 /* The tile loop. Element (r, p) of the A micro-panel is at a[r * ars + p * acs]: packed
  * (ars = 1, acs = MR) or read in place from rows of A (ars = lda, acs = 1). */
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
-tile(int kc, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *bp, ptrdiff_t ldb,
-     float *c, ptrdiff_t ldc, bool accumulate)
+tile(int kc, const float *a, ptrdiff_t ars, ptrdiff_t acs, const float *bp, ptrdiff_t ldb, float *c,
+     ptrdiff_t ldc, bool accumulate)
 {
     __m512 lo[MR], hi[MR];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; r++) lo[r] = hi[r] = _mm512_setzero_ps();
+    for (int r = 0; r < MR; r++)
+        lo[r] = hi[r] = _mm512_setzero_ps();
 
     for (int p = 0; p < kc; p++) {
         const __m512 b0 = _mm512_loadu_ps(bp);
@@ -68,7 +69,8 @@ __attribute__((target("avx512f,fma"))) static void ukernel_rows(int kc, const fl
 __attribute__((target("avx2"))) static void transpose8x8(const float *a, ptrdiff_t lda, float *out)
 {
     __m256 r[8], t[8], u[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(a + i * lda);
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(a + i * lda);
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -94,9 +96,11 @@ __attribute__((target("avx2"))) static void pack_a_avx512(int m, int k, const fl
     for (int i = 0; i < full_m; i += MR) {
         const float *rows = a + (ptrdiff_t)i * lda;
         float *panel = ap + (ptrdiff_t)i * k;
-        for (int p = 0; p < full_k; p += 8) transpose8x8(rows + p, lda, panel + p * MR);
+        for (int p = 0; p < full_k; p += 8)
+            transpose8x8(rows + p, lda, panel + p * MR);
         for (int p = full_k; p < k; p++)
-            for (int r = 0; r < MR; r++) panel[p * MR + r] = rows[r * lda + p];
+            for (int r = 0; r < MR; r++)
+                panel[p * MR + r] = rows[r * lda + p];
     }
     if (full_m < m)
         frk__gemm_pack_a(m - full_m, k, a + (ptrdiff_t)full_m * lda, lda, MR,
