@@ -6,7 +6,8 @@
  * depend on the thread count or the ISA).
  *
  * Weight preprocessing packs B into full-k panels once; without it, run() packs each tile's
- * share of B into the thread's workspace as it goes.
+ * share of B into the thread's workspace as it goes, or reads it in place when the tile's rows
+ * fit one block of A (see matmul_gemm.c).
  */
 #include <omp.h>
 
