@@ -87,6 +87,7 @@ static void split_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
 {
     plan pl;
     make_plan(op, ctx, &pl);
+    frk__blas_threads(ctx); /* so a 1-thread run's GEMMs are single-threaded too */
     const frk__conv *cv = &pl.cv;
     int64_t total = fr_op_sizes_of(op).dst;
     int red = cv->cg * cv->r * cv->s, rs = cv->r * cv->s, pq = cv->p * cv->q;

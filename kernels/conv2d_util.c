@@ -38,6 +38,7 @@ void frk__xpack_geom(const frk__conv *cv, frk__xpack *xp)
      * column a valid output reads lies below that too, so nothing real is cut off. */
     int need = cv->q + FRK__QB_MAX + ((cv->s - 1) * cv->dw) / cv->sw;
     xp->len = (need + 15) & ~15;
+    xp->used = cv->q + ((cv->s - 1) * cv->dw) / cv->sw;
     xp->plane = (size_t)xp->hp * xp->phases * xp->len;
 }
 
@@ -51,7 +52,7 @@ void frk__xpack_plane(const frk__conv *cv, const frk__xpack *xp, const float *in
 {
     size_t prow_len = (size_t)xp->phases * xp->len; /* floats per padded row */
     /* Zero only what no input value lands on: the padding rows whole, then per phase row the
-     * columns left and right of the copied values. */
+     * used columns left and right of the copied values (the slack stays as it is). */
     memset(out, 0, (size_t)cv->ph * prow_len * sizeof(float));
     memset(out + (size_t)(cv->ph + cv->h) * prow_len, 0,
            (size_t)(xp->hp - cv->ph - cv->h) * prow_len * sizeof(float));
@@ -78,7 +79,7 @@ void frk__xpack_plane(const frk__conv *cv, const frk__xpack *xp, const float *in
                 for (; j < xp->len && iw < cv->w; j++, iw += cv->sw)
                     dst[j] = row[iw];
             }
-            memset(dst + j, 0, (size_t)(xp->len - j) * sizeof(float));
+            if (j < xp->used) memset(dst + j, 0, (size_t)(xp->used - j) * sizeof(float));
         }
     }
 }

@@ -8,8 +8,10 @@
  * column s reads padded column oq*sw + s*dw = (oq + (s*dw)/sw)*sw + (s*dw)%sw, so consecutive
  * output columns read consecutive floats of one phase row at any stride: SIMD loads stay
  * contiguous and need no bounds test. Each phase row has L floats with at least FRK__QB_MAX
- * zeros of slack past the last output column, so a vector block that starts at a valid output
- * column may read past the end of the row without leaving it.
+ * floats of slack past the last output column, so a vector block that starts at a valid output
+ * column may read past the end of the row without leaving it. The slack is left unwritten (it is
+ * most of a small plane): it only ever reaches vector lanes whose results are masked off at the
+ * store, and lanes never mix.
  */
 #ifndef FRK_CONV2D_UTIL_H
 #define FRK_CONV2D_UTIL_H
@@ -46,6 +48,7 @@ typedef struct {
     int hp;       /* padded rows: h + 2*ph */
     int phases;   /* sw */
     int len;      /* L: floats per phase row, a multiple of 16 */
+    int used;     /* columns any stored output reads: q + (s-1)*dw/sw; the rest is slack */
     size_t plane; /* floats per (image, channel): hp * phases * len */
 } frk__xpack;
 

@@ -89,6 +89,7 @@ void frk__wino_run(const frk__wino *wd, const fr_op *op, const frk_ctx *ctx, con
     frk__wino_geom gm;
     geometry(wd, op, &gm);
     const frk__wino_xf *xf = transforms(wd, ctx->isa);
+    frk__blas_threads(ctx); /* so a 1-thread run's GEMMs are single-threaded too */
     int t2 = wd->t * wd->t, c = gm.cv.c, k = gm.cv.k;
     char *ws = x->ws;
     const float *u = x->pwei;

@@ -5,7 +5,8 @@
  *
  * The transform matrices are constants and each transform is instantiated per variant with its
  * tile size as a literal, so the loops over matrix entries unroll, zero entries vanish and the
- * remaining coefficients become immediates; the innermost loop runs over FRK__WINO_GROUP tiles (or
+ * remaining coefficients become immediates (only the loops that index the matrix unroll: the
+ * other stays rolled to keep the code, and the compile time, small); the innermost loop runs over FRK__WINO_GROUP tiles (or
  * filters), which the compiler vectorises for the target. FP contraction is off in ISO C mode, so
  * every ISA level computes the same bits; the levels differ only in speed.
  *
@@ -80,7 +81,7 @@ XF_INLINE void left_mul(float out[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP], const fl
 {
 #pragma GCC unroll 6
     for (int i = 0; i < rows; i++)
-#pragma GCC unroll 6
+#pragma GCC unroll 1
         for (int j = 0; j < cols; j++) {
             float acc[GRP] = {0};
 #pragma GCC unroll 6
@@ -99,7 +100,7 @@ XF_INLINE void right_mul_t(float out[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP],
                            float in[FRK__WINO_TMAX][FRK__WINO_TMAX][GRP], const float *R,
                            const int rows, const int n, const int cols)
 {
-#pragma GCC unroll 6
+#pragma GCC unroll 1
     for (int i = 0; i < rows; i++)
 #pragma GCC unroll 6
         for (int j = 0; j < cols; j++) {
