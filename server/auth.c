@@ -49,8 +49,8 @@ void frs_token_hash(const char *token, char out[65])
     hex(digest, sizeof digest, out);
 }
 
-fr_err frs_token_create(frs_conn *c, unsigned role, const char *name, char *token,
-                        size_t token_len, int64_t *out_id, char *created, size_t clen, fr_diag *d)
+fr_err frs_token_create(frs_conn *c, unsigned role, const char *name, char *token, size_t token_len,
+                        int64_t *out_id, char *created, size_t clen, fr_diag *d)
 {
     char hash[65];
     fr_err e = frs_token_generate(token, token_len);
@@ -71,7 +71,8 @@ static const char *bearer(const char *header)
 {
     if (!header || strncasecmp(header, "Bearer ", 7) != 0) return NULL;
     header += 7;
-    while (*header == ' ') header++;
+    while (*header == ' ')
+        header++;
     return *header ? header : NULL;
 }
 
@@ -104,8 +105,7 @@ fr_err frs_auth_check(frs_req *req)
         found = frs_role_parse(PQgetvalue(res, 0, 1), &role) == FR_ERR_OK;
     }
     PQclear(res);
-    if (!found)
-        return fr_diag_set(&req->diag, FR_ERR_UNAUTHORIZED, "unknown or revoked token");
+    if (!found) return fr_diag_set(&req->diag, FR_ERR_UNAUTHORIZED, "unknown or revoked token");
     req->who.role = role;
     if (!(rt->roles & role)) {
         char allowed[64] = "";

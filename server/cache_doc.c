@@ -40,7 +40,8 @@ static fr_err add_ids(frs_docreq *q, const char *value, fr_diag *d)
                                "category '%.*s': expected 16 lowercase hex digits (fastrun info)",
                                (int)(len > 40 ? 40 : len), p);
         size_t at = 0;
-        while (at < q->n && strncmp(q->ids[at], p, 16) < 0) at++;
+        while (at < q->n && strncmp(q->ids[at], p, 16) < 0)
+            at++;
         if (at == q->n || strncmp(q->ids[at], p, 16) != 0) {
             if (q->n == FRS_MAX_CATEGORIES_PER_REQUEST)
                 return fr_diag_set(d, FR_ERR_TOO_LARGE, "more than %d categories",
@@ -77,9 +78,12 @@ static fr_err add_attrs(const char *value, unsigned *bits, fr_diag *d)
 
 static fr_err parse_bool(const char *name, const char *v, bool *out, fr_diag *d)
 {
-    if (!strcmp(v, "1") || !strcasecmp(v, "true")) *out = true;
-    else if (!strcmp(v, "0") || !strcasecmp(v, "false")) *out = false;
-    else return fr_diag_set(d, FR_ERR_BAD_REQUEST, "%s: expected 1 or 0, got '%.32s'", name, v);
+    if (!strcmp(v, "1") || !strcasecmp(v, "true"))
+        *out = true;
+    else if (!strcmp(v, "0") || !strcasecmp(v, "false"))
+        *out = false;
+    else
+        return fr_diag_set(d, FR_ERR_BAD_REQUEST, "%s: expected 1 or 0, got '%.32s'", name, v);
     return FR_ERR_OK;
 }
 
@@ -102,8 +106,10 @@ fr_err frs_docreq_from_params(frs_req *r, frs_docreq *q, fr_diag *d)
             errno = 0;
             unsigned long long n = strtoull(v, &end, 10);
             if (!*v || *end || errno || v[0] == '-')
-                e = fr_diag_set(d, FR_ERR_BAD_REQUEST, "max_workspace: expected bytes, got "
-                                                       "'%.32s'", v);
+                e = fr_diag_set(d, FR_ERR_BAD_REQUEST,
+                                "max_workspace: expected bytes, got "
+                                "'%.32s'",
+                                v);
             q->policy.max_workspace = n;
         }
         if (e != FR_ERR_OK) return e;
@@ -131,7 +137,8 @@ static bool etag_matches(const char *header, const char *etag)
 {
     size_t elen = strlen(etag);
     for (const char *p = header; p && *p;) {
-        while (*p == ' ' || *p == ',') p++;
+        while (*p == ' ' || *p == ',')
+            p++;
         if (!strncmp(p, "W/", 2)) p += 2;
         size_t len = strcspn(p, ", ");
         if ((len == 1 && *p == '*') || (len == elen && !strncmp(p, etag, elen))) return true;
@@ -155,7 +162,8 @@ fr_err frs_cache_get(frs_req *r)
     frs_docs_etag(&q, etag);
     if (r->if_none_match && etag_matches(r->if_none_match, etag)) {
         int64_t sum = 0;
-        for (size_t i = 0; i < q.n; i++) sum += q.revisions[i];
+        for (size_t i = 0; i < q.n; i++)
+            sum += q.revisions[i];
         snprintf(rev, sizeof rev, "%lld", (long long)sum);
         frs_reply_empty(r, 304);
         frs_reply_header(r, "ETag", etag);

@@ -28,8 +28,8 @@ fr_err frs_categories_list(frs_req *r)
                                 (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10), "results",
                                 (json_int_t)strtoll(PQgetvalue(res, i, 3), NULL, 10), "reports",
                                 (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10), "revision",
-                                (json_int_t)strtoll(PQgetvalue(res, i, 5), NULL, 10),
-                                "updated_at", PQgetvalue(res, i, 6));
+                                (json_int_t)strtoll(PQgetvalue(res, i, 5), NULL, 10), "updated_at",
+                                PQgetvalue(res, i, 6));
         if (!cat || json_array_append_new(list, cat) != 0) {
             json_decref(list);
             list = NULL;

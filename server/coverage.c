@@ -18,9 +18,12 @@
 static const char *status_name(frc_lookup_status st)
 {
     switch (st) {
-    case FRC_HIT: return "hit";
-    case FRC_NONE_ACCEPTED: return "none_accepted";
-    default: return "miss";
+    case FRC_HIT:
+        return "hit";
+    case FRC_NONE_ACCEPTED:
+        return "none_accepted";
+    default:
+        return "miss";
     }
 }
 
@@ -31,12 +34,12 @@ static json_t *operator_json(const fr_model_op *op, const frs_catdoc *cd, const 
     char key[FR_MAX_KEY_LEN];
     const frc_result *best = NULL;
     fr_op_key(&op->op, wp, key, sizeof key);
-    frc_lookup_status st = cd->doc.ncats == 1 ? frc_lookup(&cd->doc.cats[0], key, pol, &best)
-                                              : FRC_MISS;
+    frc_lookup_status st =
+        cd->doc.ncats == 1 ? frc_lookup(&cd->doc.cats[0], key, pol, &best) : FRC_MISS;
     counts[st]++;
-    json_t *j = json_pack("{s:s,s:s,s:s,s:b,s:s}", "name", op->name, "op",
-                          fr_op_kind_name(op->op.kind), "key", key, "covered", st == FRC_HIT,
-                          "status", status_name(st));
+    json_t *j =
+        json_pack("{s:s,s:s,s:s,s:b,s:s}", "name", op->name, "op", fr_op_kind_name(op->op.kind),
+                  "key", key, "covered", st == FRC_HIT, "status", status_name(st));
     if (j && st == FRC_HIT) {
         char attrs[128];
         fr_attrs_format(best->attrs, attrs, sizeof attrs);
@@ -50,7 +53,7 @@ static json_t *operator_json(const fr_model_op *op, const frs_catdoc *cd, const 
 
 fr_err frs_coverage_post(frs_req *r)
 {
-    static const char *const allowed[] = {"category", "reproducible", "exclude",
+    static const char *const allowed[] = {"category",      "reproducible",      "exclude",
                                           "max_workspace", "weight_preprocess", NULL};
     frs_docreq q;
     fr_model model = {0};
@@ -83,17 +86,16 @@ fr_err frs_coverage_post(frs_req *r)
         }
     }
     size_t n = model.nops;
-    json_t *summary = json_pack("{s:I,s:I,s:I,s:I,s:f,s:b}", "operators", (json_int_t)n,
-                                "covered", (json_int_t)counts[FRC_HIT], "missing",
-                                (json_int_t)counts[FRC_MISS], "none_accepted",
-                                (json_int_t)counts[FRC_NONE_ACCEPTED], "coverage",
-                                n ? (double)counts[FRC_HIT] / (double)n : 1.0, "complete",
-                                counts[FRC_HIT] == n);
+    json_t *summary =
+        json_pack("{s:I,s:I,s:I,s:I,s:f,s:b}", "operators", (json_int_t)n, "covered",
+                  (json_int_t)counts[FRC_HIT], "missing", (json_int_t)counts[FRC_MISS],
+                  "none_accepted", (json_int_t)counts[FRC_NONE_ACCEPTED], "coverage",
+                  n ? (double)counts[FRC_HIT] / (double)n : 1.0, "complete", counts[FRC_HIT] == n);
     json_t *body = NULL;
     if (ops && summary) /* "o" steals the references, also when packing fails */
         body = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o}", "model", model.name, "category", q.ids[0],
-                         "revision", (json_int_t)cd->revision, "policy",
-                         frs_policy_json(&q.policy), "operators", ops, "summary", summary);
+                         "revision", (json_int_t)cd->revision, "policy", frs_policy_json(&q.policy),
+                         "operators", ops, "summary", summary);
     else {
         json_decref(ops);
         json_decref(summary);

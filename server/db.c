@@ -46,12 +46,12 @@ fr_err frs_db_sqlstate_err(const char *sqlstate)
     if (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 ||
         strcmp(sqlstate, "57P02") == 0 || strcmp(sqlstate, "57P03") == 0)
         return FR_ERR_DB_UNAVAILABLE;
-    if (strcmp(sqlstate, "57014") == 0) return FR_ERR_TIMEOUT;          /* statement timeout */
-    if (strncmp(sqlstate, "53", 2) == 0) return FR_ERR_UNAVAILABLE;     /* out of resources */
+    if (strcmp(sqlstate, "57014") == 0) return FR_ERR_TIMEOUT;      /* statement timeout */
+    if (strncmp(sqlstate, "53", 2) == 0) return FR_ERR_UNAVAILABLE; /* out of resources */
     if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
-        return FR_ERR_CONFLICT;                                         /* serialization */
-    if (strncmp(sqlstate, "23", 2) == 0) return FR_ERR_CONFLICT;        /* constraint */
-    if (strncmp(sqlstate, "22", 2) == 0) return FR_ERR_BAD_REQUEST;     /* bad data value */
+        return FR_ERR_CONFLICT;                                     /* serialization */
+    if (strncmp(sqlstate, "23", 2) == 0) return FR_ERR_CONFLICT;    /* constraint */
+    if (strncmp(sqlstate, "22", 2) == 0) return FR_ERR_BAD_REQUEST; /* bad data value */
     return FR_ERR_DB;
 }
 
@@ -65,10 +65,17 @@ static void first_line(const char *msg, char *buf, size_t len)
 fr_err frs_db_connect_direct(const char *conninfo, PGconn **out, fr_diag *d)
 {
     /* Our defaults come before dbname so that the user's conninfo overrides them. */
-    const char *keys[] = {"connect_timeout", "application_name", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "options", "dbname", NULL};
-    const char *vals[] = {CONNECT_TIMEOUT_S, "fastrun-server", "10", "5", "3",
-                          "-c client_min_messages=warning", conninfo ? conninfo : "", NULL};
+    const char *keys[] = {
+        "connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "options",          "dbname",          NULL};
+    const char *vals[] = {CONNECT_TIMEOUT_S,
+                          "fastrun-server",
+                          "10",
+                          "5",
+                          "3",
+                          "-c client_min_messages=warning",
+                          conninfo ? conninfo : "",
+                          NULL};
     *out = NULL;
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg) return fr_diag_set(d, FR_ERR_NOMEM, "libpq could not allocate a connection");
@@ -103,8 +110,7 @@ static fr_err conn_open(frs_conn *c, fr_diag *d)
             PQclear(r);
             PQfinish(c->pg);
             c->pg = NULL;
-            return fr_diag_set(d, e, "preparing query '%s': %s", frs_query_name((frs_query)q),
-                               msg);
+            return fr_diag_set(d, e, "preparing query '%s': %s", frs_query_name((frs_query)q), msg);
         }
         PQclear(r);
     }
@@ -112,8 +118,8 @@ static fr_err conn_open(frs_conn *c, fr_diag *d)
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%u", db->cfg->statement_timeout_ms);
     const char *params[] = {timeout};
-    PGresult *r = PQexecPrepared(c->pg, frs_query_name(FRS_Q_session_setup), 1, params, NULL,
-                                 NULL, 0);
+    PGresult *r =
+        PQexecPrepared(c->pg, frs_query_name(FRS_Q_session_setup), 1, params, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     PQclear(r);
     if (ok) return FR_ERR_OK;
@@ -136,7 +142,8 @@ fr_err frs_db_open(const frs_config *cfg, const frs_queryset *qs, frs_metrics *m
     db->cfg = cfg;
     db->qs = qs;
     db->metrics = metrics;
-    for (size_t i = 0; i < db->n; i++) db->conns[i].db = db;
+    for (size_t i = 0; i < db->n; i++)
+        db->conns[i].db = db;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -219,8 +226,7 @@ fr_err frs_db_borrow(frs_db *db, frs_conn **out, fr_diag *d)
 void frs_db_return(frs_db *db, frs_conn *c)
 {
     if (!c) return;
-    if (c->pg && PQstatus(c->pg) == CONNECTION_OK &&
-        PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         frs_db_rollback(c);
     if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
         PQfinish(c->pg);
@@ -232,30 +238,34 @@ void frs_db_return(frs_db *db, frs_conn *c)
     pthread_mutex_unlock(&db->mu);
 }
 
-fr_err frs_db_exec(frs_conn *c, frs_query q, int nparams, const char *const *params,
-                   PGresult **out, fr_diag *d)
+fr_err frs_db_exec(frs_conn *c, frs_query q, int nparams, const char *const *params, PGresult **out,
+                   fr_diag *d)
 {
     if (out) *out = NULL;
     for (int attempt = 0;; attempt++) {
         PGresult *r = PQexecPrepared(c->pg, frs_query_name(q), nparams, params, NULL, NULL, 0);
         ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-            if (out) *out = r;
-            else PQclear(r);
+            if (out)
+                *out = r;
+            else
+                PQclear(r);
             return FR_ERR_OK;
         }
         char msg[512];
         first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg), msg, sizeof msg);
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-        fr_err e = PQstatus(c->pg) == CONNECTION_OK ? frs_db_sqlstate_err(state)
-                                                     : FR_ERR_DB_UNAVAILABLE;
+        fr_err e =
+            PQstatus(c->pg) == CONNECTION_OK ? frs_db_sqlstate_err(state) : FR_ERR_DB_UNAVAILABLE;
         PQclear(r);
         if (e == FR_ERR_DB_UNAVAILABLE && attempt == 0 && !c->in_txn) {
             fr_diag ignored;
             if (conn_open(c, &ignored) == FR_ERR_OK) continue;
         }
-        if (e == FR_ERR_DB_UNAVAILABLE) frs_count(c->db->metrics, db_unavailable);
-        else frs_count(c->db->metrics, db_errors);
+        if (e == FR_ERR_DB_UNAVAILABLE)
+            frs_count(c->db->metrics, db_unavailable);
+        else
+            frs_count(c->db->metrics, db_errors);
         return fr_diag_set(d, e, "%s: %s", frs_query_name(q), msg);
     }
 }

@@ -36,6 +36,7 @@ typedef struct {
 } blob_slot;
 
 struct frs_doccache {
+    frs_revchecks *checks;
     pthread_mutex_t mu;
     cat_slot cats[MAX_CATS];
     blob_slot blobs[MAX_BLOBS];
@@ -47,6 +48,10 @@ fr_err frs_doccache_new(size_t max_bytes, frs_doccache **out)
 {
     frs_doccache *c = calloc(1, sizeof *c);
     if (!c) return FR_ERR_NOMEM;
+    if (frs_revchecks_new(&c->checks) != FR_ERR_OK) {
+        free(c);
+        return FR_ERR_NOMEM;
+    }
     pthread_mutex_init(&c->mu, NULL);
     c->max_bytes = max_bytes;
     *out = c;
@@ -56,8 +61,11 @@ fr_err frs_doccache_new(size_t max_bytes, frs_doccache **out)
 void frs_doccache_free(frs_doccache *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < MAX_CATS; i++) frs_catdoc_release(c->cats[i].cd);
-    for (size_t i = 0; i < MAX_BLOBS; i++) frs_blob_release(c->blobs[i].blob);
+    for (size_t i = 0; i < MAX_CATS; i++)
+        frs_catdoc_release(c->cats[i].cd);
+    for (size_t i = 0; i < MAX_BLOBS; i++)
+        frs_blob_release(c->blobs[i].blob);
+    frs_revchecks_free(c->checks);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -80,8 +88,11 @@ void frs_blob_release(void *p)
 /* ---------------------------------------------------------------------------------------------
  * Revisions and ETag
  * ------------------------------------------------------------------------------------------- */
-fr_err frs_docs_revisions(frs_server *s, frs_docreq *q, fr_diag *d)
+/* The revision query itself (frs_revision_query for revcheck.c). */
+static fr_err query_revisions(void *ctx, frs_docreq *q, fr_diag *d)
 {
+    frs_server *s = ctx;
+    frs_count(&s->metrics, revision_queries);
     /* A text-array parameter ("{id,id}") of ids already checked to be hex digits. */
     char array[FRS_MAX_CATEGORIES_PER_REQUEST * 17 + 3] = "{";
     for (size_t i = 0, used = 1; i < q->n; i++)
@@ -95,7 +106,8 @@ fr_err frs_docs_revisions(frs_server *s, frs_docreq *q, fr_diag *d)
     e = frs_db_exec(c, FRS_Q_category_revisions, 1, params, &res, d);
     frs_db_return(s->db, c);
     if (e != FR_ERR_OK) return e;
-    for (size_t i = 0; i < q->n; i++) q->revisions[i] = -1;
+    for (size_t i = 0; i < q->n; i++)
+        q->revisions[i] = -1;
     for (int row = 0; row < PQntuples(res); row++)
         for (size_t i = 0; i < q->n; i++)
             if (strcmp(q->ids[i], PQgetvalue(res, row, 0)) == 0)
@@ -106,6 +118,11 @@ fr_err frs_docs_revisions(frs_server *s, frs_docreq *q, fr_diag *d)
             return fr_diag_set(d, FR_ERR_NOT_FOUND, "category %s: no results uploaded yet",
                                q->ids[i]);
     return FR_ERR_OK;
+}
+
+fr_err frs_docs_revisions(frs_server *s, frs_docreq *q, fr_diag *d)
+{
+    return frs_revchecks_run(s->docs->checks, q, query_revisions, s, d);
 }
 
 /* "ids|policy": what a blob is for, whatever its revisions. */
@@ -150,10 +167,10 @@ static fr_err put_key(frc_category *cat, PGresult *res, int first, int end, cons
         json_decref(j);
     }
     if (e == FR_ERR_OK) e = frc_category_put(cat, PQgetvalue(res, first, 0), results, n);
-    for (size_t i = 0; results && i < n; i++) frc_result_cleanup(&results[i]);
+    for (size_t i = 0; results && i < n; i++)
+        frc_result_cleanup(&results[i]);
     free(results);
-    if (e != FR_ERR_OK)
-        fr_diag_prefix(d, "category %s key '%s'", id, PQgetvalue(res, first, 0));
+    if (e != FR_ERR_OK) fr_diag_prefix(d, "category %s key '%s'", id, PQgetvalue(res, first, 0));
     return e;
 }
 
@@ -278,7 +295,8 @@ static fr_err build_blob(frs_server *s, const frs_docreq *q, frs_blob **out, fr_
     int64_t revision = doc.revision;
     if (e == FR_ERR_OK) e = frc_doc_dump(&doc, &text, &len);
     frc_doc_cleanup(&doc);
-    for (size_t i = 0; i < q->n; i++) frs_catdoc_release(cds[i]);
+    for (size_t i = 0; i < q->n; i++)
+        frs_catdoc_release(cds[i]);
     frs_blob *b = e == FR_ERR_OK ? calloc(1, sizeof *b) : NULL;
     if (e == FR_ERR_OK && !b) e = FR_ERR_NOMEM;
     if (e != FR_ERR_OK) {
@@ -313,7 +331,10 @@ static void keep_blob(frs_doccache *dc, const char *key, frs_blob *b)
         blob_slot *lru = NULL, *free_slot = NULL;
         for (size_t i = 0; i < MAX_BLOBS; i++) {
             blob_slot *sl = &dc->blobs[i];
-            if (!sl->blob) { if (!free_slot) free_slot = sl; continue; }
+            if (!sl->blob) {
+                if (!free_slot) free_slot = sl;
+                continue;
+            }
             if (!lru || sl->used < lru->used) lru = sl;
         }
         if (!slot) slot = free_slot;

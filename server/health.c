@@ -22,8 +22,9 @@ fr_err frs_health_ready(frs_req *r)
     e = frs_db_exec(c, FRS_Q_ping, 0, NULL, NULL, &r->diag);
     frs_db_return(r->srv->db, c);
     if (e != FR_ERR_OK) return e;
-    frs_reply_json(r, 200, json_pack("{s:s,s:f}", "status", "ready", "database_ms",
-                                     (double)(frs_now_us() - t0) / 1000.0));
+    frs_reply_json(r, 200,
+                   json_pack("{s:s,s:f}", "status", "ready", "database_ms",
+                             (double)(frs_now_us() - t0) / 1000.0));
     return FR_ERR_OK;
 }
 

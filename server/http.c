@@ -39,8 +39,7 @@ static enum MHD_Result queue(struct MHD_Connection *conn, frs_req *req)
             req->out_len, req->out_data, req->out_free, req->out_free_cls);
         if (resp) req->out_free = NULL; /* the response frees it */
     } else {
-        resp = MHD_create_response_from_buffer(req->out_len, req->out_data,
-                                               MHD_RESPMEM_PERSISTENT);
+        resp = MHD_create_response_from_buffer(req->out_len, req->out_data, MHD_RESPMEM_PERSISTENT);
     }
     if (!resp) return MHD_NO;
     if (req->out_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->out_type);
@@ -60,8 +59,11 @@ static void valid_utf8(const char *s, char *out, size_t len)
     static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
     size_t o = 0;
     for (const unsigned char *u = (const unsigned char *)s; *u && o + 5 < len;) {
-        size_t n = *u < 0x80 ? 1 : (*u & 0xe0) == 0xc0 ? 2 : (*u & 0xf0) == 0xe0 ? 3
-                 : (*u & 0xf8) == 0xf0 ? 4 : 0;
+        size_t n = *u < 0x80             ? 1
+                   : (*u & 0xe0) == 0xc0 ? 2
+                   : (*u & 0xf0) == 0xe0 ? 3
+                   : (*u & 0xf8) == 0xf0 ? 4
+                                         : 0;
         uint32_t v = n == 1 ? *u : n == 2 ? *u & 0x1fu : n == 3 ? *u & 0x0fu : *u & 0x07u;
         bool ok = n > 0;
         for (size_t k = 1; ok && k < n; k++) {
@@ -70,7 +72,8 @@ static void valid_utf8(const char *s, char *out, size_t len)
         }
         ok = ok && (n == 1 || v >= least[n]) && v <= 0x10ffff && !(v >= 0xd800 && v <= 0xdfff);
         if (!ok) n = 1;
-        for (size_t k = 0; k < n; k++) out[o++] = ok ? (char)u[k] : '?';
+        for (size_t k = 0; k < n; k++)
+            out[o++] = ok ? (char)u[k] : '?';
         u += n;
     }
     out[o] = '\0';
@@ -117,27 +120,29 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 static size_t body_cap(const frs_req *req)
 {
     switch (req->route->body) {
-    case FRS_BODY_SMALL: return FRS_SMALL_BODY;
-    case FRS_BODY_LARGE: return req->srv->cfg.max_body;
-    default: return 0;
+    case FRS_BODY_SMALL:
+        return FRS_SMALL_BODY;
+    case FRS_BODY_LARGE:
+        return req->srv->cfg.max_body;
+    default:
+        return 0;
     }
 }
 
 /* First call for a request: returns an error to answer at once, or FR_ERR_OK to read on. */
-static fr_err begin(struct MHD_Connection *conn, frs_req *req, const char *url,
-                    const char *method)
+static fr_err begin(struct MHD_Connection *conn, frs_req *req, const char *url, const char *method)
 {
     snprintf(req->method, sizeof req->method, "%s", method);
     if (strlen(url) > 2048)
         return fr_diag_set(&req->diag, FR_ERR_TOO_LARGE, "path longer than 2048 bytes");
     if (!(req->path = strdup(url))) return FR_ERR_NOMEM;
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, req);
-    req->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_AUTHORIZATION);
-    req->if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_IF_NONE_MATCH);
-    req->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
+    req->authorization =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    req->if_none_match =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    req->content_type =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     char allow[128];
     fr_err e = frs_route_match(req, method, url, &req->route_index, allow, sizeof allow);
     if (e == FR_ERR_METHOD_NOT_ALLOWED) {
@@ -149,8 +154,8 @@ static fr_err begin(struct MHD_Connection *conn, frs_req *req, const char *url,
     if (req->too_many_params)
         return fr_diag_set(&req->diag, FR_ERR_TOO_LARGE, "more than %d query parameters",
                            FRS_MAX_PARAMS);
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
     if (len > body_cap(req))
         return fr_diag_set(&req->diag, FR_ERR_TOO_LARGE,
@@ -207,8 +212,8 @@ static fr_err parse_body(frs_req *req)
     req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!req->json)
         return fr_diag_set(&req->diag, FR_ERR_BAD_JSON,
-                           "request body: line %d column %d (byte %d): %s", jerr.line,
-                           jerr.column, jerr.position, jerr.text);
+                           "request body: line %d column %d (byte %d): %s", jerr.line, jerr.column,
+                           jerr.position, jerr.text);
     if (deeper_than(req->json, FRS_MAX_JSON_DEPTH))
         return fr_diag_set(&req->diag, FR_ERR_TOO_LARGE,
                            "request body: JSON nested deeper than %d levels", FRS_MAX_JSON_DEPTH);
@@ -222,8 +227,8 @@ static enum MHD_Result finish(struct MHD_Connection *conn, frs_req *req)
     if (req->body_too_large)
         e = fr_diag_set(&req->diag, FR_ERR_TOO_LARGE, "request body exceeds the limit of %zu bytes",
                         body_cap(req));
-    bool needs_token = rt->access == FRS_TOKEN ||
-                       (rt->access == FRS_READ && req->srv->cfg.read_token_required);
+    bool needs_token =
+        rt->access == FRS_TOKEN || (rt->access == FRS_READ && req->srv->cfg.read_token_required);
     if (e == FR_ERR_OK && needs_token) e = frs_auth_check(req);
     if (e == FR_ERR_OK && rt->body != FRS_BODY_NONE) e = parse_body(req);
     if (e == FR_ERR_OK) e = rt->handler(req);
@@ -234,9 +239,8 @@ static enum MHD_Result finish(struct MHD_Connection *conn, frs_req *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     frs_req *req = *req_cls;
     (void)version;
@@ -281,8 +285,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
  * ------------------------------------------------------------------------------------------- */
 static int hex_digit(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Decodes %HH in the path and query arguments like libmicrohttpd's default, except "%00",
@@ -310,20 +316,22 @@ static fr_err start_daemon(frs_server *srv, fr_diag *d)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", srv->cfg.listen_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai;
     int rc = getaddrinfo(srv->cfg.listen_host, port, &hints, &ai);
     if (rc != 0)
-        return fr_diag_set(d, FR_ERR_INVALID_ARGUMENT, "--listen %s:%s: %s",
-                           srv->cfg.listen_host, port, gai_strerror(rc));
+        return fr_diag_set(d, FR_ERR_INVALID_ARGUMENT, "--listen %s:%s: %s", srv->cfg.listen_host,
+                           port, gai_strerror(rc));
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
                      MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         srv->cfg.connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20), MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1u, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon)
         return fr_diag_set(d, FR_ERR_IO, "cannot listen on %s:%s (address in use or not local?)",

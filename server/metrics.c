@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int status_slots[] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
-                                   409, 413, 415, 422, 500, 503, 504};
+static const int status_slots[] = {200, 201, 204, 304, 400, 401, 403, 404,
+                                   405, 409, 413, 415, 422, 500, 503, 504};
 #define NSLOTS (sizeof status_slots / sizeof status_slots[0])
 _Static_assert(NSLOTS + 1 <= sizeof(((frs_route_metrics *)0)->by_status) / sizeof(uint64_t),
                "by_status too small");
@@ -45,7 +45,8 @@ void frs_metrics_request(frs_metrics *m, size_t route_index, int status, uint64_
         if (status_slots[i] == status) slot = i;
     atomic_fetch_add_explicit(&rm->by_status[slot], 1, memory_order_relaxed);
     size_t b = 0;
-    while (b < FRS_LATENCY_BUCKETS - 1 && (double)micros / 1e6 > bucket_le[b]) b++;
+    while (b < FRS_LATENCY_BUCKETS - 1 && (double)micros / 1e6 > bucket_le[b])
+        b++;
     atomic_fetch_add_explicit(&rm->buckets[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&rm->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&rm->sum_us, micros, memory_order_relaxed);
@@ -89,8 +90,10 @@ static void out(text *t, const char *fmt, ...)
 static void route_label(size_t i, char *buf, size_t len)
 {
     const frs_route *rt = frs_route_at(i);
-    if (rt) snprintf(buf, len, "%s %s", rt->method, rt->pattern);
-    else snprintf(buf, len, "unmatched");
+    if (rt)
+        snprintf(buf, len, "%s %s", rt->method, rt->pattern);
+    else
+        snprintf(buf, len, "unmatched");
 }
 
 static void render_routes(text *t, frs_metrics *m)
@@ -122,11 +125,14 @@ static void render_routes(text *t, frs_metrics *m)
         for (size_t b = 0; b < FRS_LATENCY_BUCKETS; b++) {
             cum += get(&rm->buckets[b]);
             if (b < FRS_LATENCY_BUCKETS - 1)
-                out(t, "fastrun_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                out(t,
+                    "fastrun_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                     label, bucket_le[b], (unsigned long long)cum);
             else
-                out(t, "fastrun_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
-                       "%llu\n", label, (unsigned long long)cum);
+                out(t,
+                    "fastrun_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
+                    "%llu\n",
+                    label, (unsigned long long)cum);
         }
         out(t, "fastrun_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", label,
             (double)get(&rm->sum_us) / 1e6);
@@ -152,21 +158,25 @@ fr_err frs_metrics_get(frs_req *r)
     counter(&t, "fastrun_cache_not_modified_total", "Downloads answered 304 Not Modified.",
             get(&m->not_modified));
     counter(&t, "fastrun_cache_document_builds_total",
-            "Documents built from the database (once per change and policy).",
-            get(&m->doc_builds));
-    out(&t, "# HELP fastrun_uploads_total Uploads to POST /v1/results, by outcome.\n"
-            "# TYPE fastrun_uploads_total counter\n"
-            "fastrun_uploads_total{outcome=\"stored\"} %llu\n"
-            "fastrun_uploads_total{outcome=\"duplicate\"} %llu\n"
-            "fastrun_uploads_total{outcome=\"rejected\"} %llu\n",
+            "Documents built from the database (once per change and policy).", get(&m->doc_builds));
+    counter(&t, "fastrun_cache_revision_queries_total",
+            "Revision checks run against PostgreSQL (concurrent downloads share one).",
+            get(&m->revision_queries));
+    out(&t,
+        "# HELP fastrun_uploads_total Uploads to POST /v1/results, by outcome.\n"
+        "# TYPE fastrun_uploads_total counter\n"
+        "fastrun_uploads_total{outcome=\"stored\"} %llu\n"
+        "fastrun_uploads_total{outcome=\"duplicate\"} %llu\n"
+        "fastrun_uploads_total{outcome=\"rejected\"} %llu\n",
         (unsigned long long)get(&m->uploads_new), (unsigned long long)get(&m->uploads_duplicate),
         (unsigned long long)get(&m->uploads_rejected));
     counter(&t, "fastrun_reports_added_total", "Raw reports stored.", get(&m->reports_added));
-    out(&t, "# HELP fastrun_db_errors_total Failed database operations, by kind.\n"
-            "# TYPE fastrun_db_errors_total counter\n"
-            "fastrun_db_errors_total{kind=\"unavailable\"} %llu\n"
-            "fastrun_db_errors_total{kind=\"error\"} %llu\n"
-            "fastrun_db_errors_total{kind=\"busy\"} %llu\n",
+    out(&t,
+        "# HELP fastrun_db_errors_total Failed database operations, by kind.\n"
+        "# TYPE fastrun_db_errors_total counter\n"
+        "fastrun_db_errors_total{kind=\"unavailable\"} %llu\n"
+        "fastrun_db_errors_total{kind=\"error\"} %llu\n"
+        "fastrun_db_errors_total{kind=\"busy\"} %llu\n",
         (unsigned long long)get(&m->db_unavailable), (unsigned long long)get(&m->db_errors),
         (unsigned long long)get(&m->db_busy));
     counter(&t, "fastrun_db_connects_total", "Connection attempts to PostgreSQL.",

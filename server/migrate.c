@@ -56,8 +56,10 @@ static fr_err run(PGconn *pg, const char *what, const char *sql, int nparams,
                                : PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        if (out) *out = r;
-        else PQclear(r);
+        if (out)
+            *out = r;
+        else
+            PQclear(r);
         return FR_ERR_OK;
     }
     char msg[512];
@@ -129,7 +131,8 @@ fr_err frs_migrate(const char *conninfo, const frs_queryset *qs, int *out_versio
                         "the database schema is version %d, newer than this fastrun-server "
                         "knows (%d): run a newer fastrun-server",
                         version, known);
-    for (int v = version + 1; e == FR_ERR_OK && v <= known; v++) e = apply(pg, qs, v, d);
+    for (int v = version + 1; e == FR_ERR_OK && v <= known; v++)
+        e = apply(pg, qs, v, d);
     if (e == FR_ERR_OK) e = current_version(pg, qs, &version, d);
     PQfinish(pg);
     if (e == FR_ERR_OK) *out_version = version;

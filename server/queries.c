@@ -37,8 +37,10 @@ static bool starts_with(const char *s, const char *prefix)
 static fr_err store_query(frs_queryset *qs, const char *file, const char *name, size_t namelen,
                           const char *text, size_t len, fr_diag *d)
 {
-    while (len && strchr(" \t\r\n", text[0])) text++, len--;
-    while (len && strchr(" \t\r\n;", text[len - 1])) len--;
+    while (len && strchr(" \t\r\n", text[0]))
+        text++, len--;
+    while (len && strchr(" \t\r\n;", text[len - 1]))
+        len--;
     for (int q = 0; q < FRS_Q__COUNT; q++) {
         if (strlen(query_names[q]) != namelen || strncmp(query_names[q], name, namelen) != 0)
             continue;
@@ -70,9 +72,11 @@ static fr_err load_file(frs_queryset *qs, const frs_embedded *f, fr_diag *d)
         if (starts_with(line, "-- name:")) {
             if (name) e = store_query(qs, f->path, name, namelen, sql, used, d);
             name = line + strlen("-- name:");
-            while (*name == ' ') name++;
+            while (*name == ' ')
+                name++;
             namelen = (size_t)(line + len - name);
-            while (namelen && strchr(" \r", name[namelen - 1])) namelen--;
+            while (namelen && strchr(" \r", name[namelen - 1]))
+                namelen--;
             used = 0;
         } else if (!starts_with(line, "--") && name) {
             memcpy(sql + used, line, len);

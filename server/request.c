@@ -50,7 +50,8 @@ void frs_req_free(frs_req *r)
     json_decref(r->json);
     free(r->body);
     free(r->path);
-    for (size_t i = 0; i < FRS_MAX_PATH_PARAMS; i++) free(r->path_params[i]);
+    for (size_t i = 0; i < FRS_MAX_PATH_PARAMS; i++)
+        free(r->path_params[i]);
     free(r);
 }
 
@@ -65,7 +66,8 @@ fr_err frs_params_only(frs_req *r, const char *const *allowed)
 {
     for (size_t i = 0; i < r->nparams; i++) {
         bool known = false;
-        for (size_t j = 0; allowed[j] && !known; j++) known = !strcmp(allowed[j], r->params[i].name);
+        for (size_t j = 0; allowed[j] && !known; j++)
+            known = !strcmp(allowed[j], r->params[i].name);
         if (!known)
             return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "unknown query parameter '%.64s'",
                                r->params[i].name);

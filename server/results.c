@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static fr_err copy_field(const json_t *obj, const char *field, bool required, char *out,
-                         size_t len, fr_diag *d)
+static fr_err copy_field(const json_t *obj, const char *field, bool required, char *out, size_t len,
+                         fr_diag *d)
 {
     const json_t *v = json_object_get(obj, field);
     out[0] = '\0';
@@ -32,8 +32,7 @@ static fr_err copy_field(const json_t *obj, const char *field, bool required, ch
     const char *s = json_string_value(v);
     for (size_t i = 0; s[i]; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return fr_diag_set(d, FR_ERR_BAD_REQUEST, "provenance.%s: control character",
-                               field);
+            return fr_diag_set(d, FR_ERR_BAD_REQUEST, "provenance.%s: control character", field);
     snprintf(out, len, "%s", s);
     return FR_ERR_OK;
 }
@@ -50,12 +49,13 @@ static bool rfc3339(const char *s)
     }
     if (*s == '.') {
         if (!(s[1] >= '0' && s[1] <= '9')) return false;
-        for (s++; *s >= '0' && *s <= '9'; s++) {}
+        for (s++; *s >= '0' && *s <= '9'; s++) {
+        }
     }
     if (*s == 'Z') return s[1] == '\0';
     if (*s != '+' && *s != '-') return false;
-    return s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' && s[3] == ':' &&
-           s[4] >= '0' && s[4] <= '9' && s[5] >= '0' && s[5] <= '9' && s[6] == '\0';
+    return s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' && s[3] == ':' && s[4] >= '0' &&
+           s[4] <= '9' && s[5] >= '0' && s[5] <= '9' && s[6] == '\0';
 }
 
 static fr_err parse_provenance(const json_t *p, frs_provenance *out, fr_diag *d)
@@ -65,9 +65,9 @@ static fr_err parse_provenance(const json_t *p, frs_provenance *out, fr_diag *d)
                            "provenance: expected {\"source\",\"host\",\"time\"}");
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)p, k, v) {
-        if (strcmp(k, "source") && strcmp(k, "host") && strcmp(k, "time") &&
-            strcmp(k, "upload_id"))
+    json_object_foreach((json_t *)p, k, v)
+    {
+        if (strcmp(k, "source") && strcmp(k, "host") && strcmp(k, "time") && strcmp(k, "upload_id"))
             return fr_diag_set(d, FR_ERR_BAD_REQUEST, "provenance.%.64s: unknown field", k);
     }
     fr_err e = copy_field(p, "source", true, out->source, sizeof out->source, d);
@@ -83,7 +83,8 @@ static fr_err parse_provenance(const json_t *p, frs_provenance *out, fr_diag *d)
         e = copy_field(p, "upload_id", false, out->upload_id, sizeof out->upload_id, d);
     for (const char *c = out->upload_id; e == FR_ERR_OK && *c; c++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-", *c))
-            e = fr_diag_set(d, FR_ERR_BAD_REQUEST, "provenance.upload_id: only A-Z a-z 0-9 . _ : -");
+            e = fr_diag_set(d, FR_ERR_BAD_REQUEST,
+                            "provenance.upload_id: only A-Z a-z 0-9 . _ : -");
     return e;
 }
 
@@ -95,12 +96,14 @@ static fr_err parse_entries(const json_t *body, frc_doc *doc, fr_diag *d)
     const json_t *entries = json_object_get(body, "entries");
     if (!json_is_array(entries))
         return fr_diag_set(d, FR_ERR_BAD_REQUEST, "entries: expected an array");
-    fr_err e = frc_fingerprint_from_json(json_object_get(body, "fingerprint"), "fingerprint", &fp, d);
+    fr_err e =
+        frc_fingerprint_from_json(json_object_get(body, "fingerprint"), "fingerprint", &fp, d);
     if (e == FR_ERR_OK) e = frc_doc_category(doc, &fp, &cat);
     frc_fingerprint_cleanup(&fp);
     size_t i;
     const json_t *en;
-    json_array_foreach(entries, i, en) {
+    json_array_foreach(entries, i, en)
+    {
         if (e != FR_ERR_OK) break;
         const json_t *key = json_object_get(en, "key"), *results = json_object_get(en, "results");
         fr_op op;
@@ -120,8 +123,8 @@ static fr_err parse_entries(const json_t *body, frc_doc *doc, fr_diag *d)
             return fr_diag_set(d, FR_ERR_BAD_REQUEST, "entries[%zu].key: listed twice", i);
         size_t n = json_array_size(results);
         if (n == 0 || n > FRC_MAX_RESULTS_PER_ENTRY)
-            return fr_diag_set(d, FR_ERR_BAD_REQUEST, "entries[%zu].results: 1 to %d results",
-                               i, FRC_MAX_RESULTS_PER_ENTRY);
+            return fr_diag_set(d, FR_ERR_BAD_REQUEST, "entries[%zu].results: 1 to %d results", i,
+                               FRC_MAX_RESULTS_PER_ENTRY);
         frc_result rs[FRC_MAX_RESULTS_PER_ENTRY] = {0};
         for (size_t k = 0; e == FR_ERR_OK && k < n; k++) {
             char path[64];
@@ -129,11 +132,12 @@ static fr_err parse_entries(const json_t *body, frc_doc *doc, fr_diag *d)
             e = frc_result_from_json(json_array_get(results, k), path, &rs[k], d);
             for (size_t j = 0; e == FR_ERR_OK && j < k; j++)
                 if (!strcmp(rs[j].algorithm, rs[k].algorithm))
-                    e = fr_diag_set(d, FR_ERR_BAD_REQUEST, "%s.algorithm: '%s' listed twice",
-                                    path, rs[k].algorithm);
+                    e = fr_diag_set(d, FR_ERR_BAD_REQUEST, "%s.algorithm: '%s' listed twice", path,
+                                    rs[k].algorithm);
         }
         if (e == FR_ERR_OK) e = frc_category_put(cat, json_string_value(key), rs, n);
-        for (size_t k = 0; k < n; k++) frc_result_cleanup(&rs[k]);
+        for (size_t k = 0; k < n; k++)
+            frc_result_cleanup(&rs[k]);
     }
     return e;
 }
@@ -145,7 +149,8 @@ static fr_err parse_upload(frs_req *r, frs_provenance *prov, frc_doc *doc)
     if (e != FR_ERR_OK) return e;
     const char *k;
     json_t *v;
-    json_object_foreach(body, k, v) {
+    json_object_foreach(body, k, v)
+    {
         if (strcmp(k, "provenance") && strcmp(k, "document") && strcmp(k, "fingerprint") &&
             strcmp(k, "entries"))
             return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "%.64s: unknown field", k);
@@ -174,7 +179,8 @@ fr_err frs_results_post(frs_req *r)
     if (e == FR_ERR_OK) e = parse_upload(r, &prov, &doc);
     size_t nresults = 0;
     for (size_t i = 0; i < doc.ncats; i++)
-        for (size_t k = 0; k < doc.cats[i].nentries; k++) nresults += doc.cats[i].entries[k].nresults;
+        for (size_t k = 0; k < doc.cats[i].nentries; k++)
+            nresults += doc.cats[i].entries[k].nresults;
     if (e == FR_ERR_OK && nresults == 0)
         e = fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "the upload holds no results");
     if (e == FR_ERR_OK && nresults > r->srv->cfg.max_upload_results)
@@ -187,13 +193,15 @@ fr_err frs_results_post(frs_req *r)
         frs_count(&r->srv->metrics, uploads_rejected);
         return e;
     }
-    if (res.duplicate) frs_count(&r->srv->metrics, uploads_duplicate);
-    else frs_count(&r->srv->metrics, uploads_new);
+    if (res.duplicate)
+        frs_count(&r->srv->metrics, uploads_duplicate);
+    else
+        frs_count(&r->srv->metrics, uploads_new);
     atomic_fetch_add_explicit(&r->srv->metrics.reports_added, res.added, memory_order_relaxed);
-    json_t *out = json_pack("{s:I,s:b,s:I,s:I,s:o}", "upload_id", (json_int_t)res.upload_id,
-                            "duplicate", res.duplicate, "reports_received",
-                            (json_int_t)res.received, "reports_added", (json_int_t)res.added,
-                            "categories", res.categories);
+    json_t *out =
+        json_pack("{s:I,s:b,s:I,s:I,s:o}", "upload_id", (json_int_t)res.upload_id, "duplicate",
+                  res.duplicate, "reports_received", (json_int_t)res.received, "reports_added",
+                  (json_int_t)res.added, "categories", res.categories);
     if (!out) return fr_diag_set(&r->diag, FR_ERR_NOMEM, "building the answer");
     frs_reply_json(r, res.duplicate ? 200 : 201, out);
     return FR_ERR_OK;

@@ -185,8 +185,9 @@ typedef struct {
 
 struct frs_metrics {
     frs_route_metrics *routes; /* frs_route_count() + 1 ("unmatched"), owned */
-    _Atomic uint64_t docs_served, not_modified, doc_builds, uploads_new, uploads_duplicate,
-        uploads_rejected, reports_added, db_errors, db_unavailable, db_connects, db_busy;
+    _Atomic uint64_t docs_served, not_modified, doc_builds, revision_queries, uploads_new,
+        uploads_duplicate, uploads_rejected, reports_added, db_errors, db_unavailable,
+        db_connects, db_busy;
 };
 
 FR_WUR fr_err frs_metrics_init(frs_metrics *m);
@@ -377,8 +378,9 @@ typedef struct {
 
 FR_WUR fr_err frs_doccache_new(size_t max_bytes, frs_doccache **out);
 void frs_doccache_free(frs_doccache *c);
-/* Current revisions of q->ids into q->revisions (one indexed SELECT): FR_ERR_NOT_FOUND naming
- * the first unknown category. */
+/* Current revisions of q->ids into q->revisions (one indexed SELECT, shared by concurrent
+ * requests for the same categories: revcheck.c): FR_ERR_NOT_FOUND naming the first unknown
+ * category. */
 FR_WUR fr_err frs_docs_revisions(frs_server *s, frs_docreq *q, fr_diag *d);
 /* ETag of (ids, revisions, policy). */
 void frs_docs_etag(const frs_docreq *q, char out[40]);
@@ -390,6 +392,15 @@ void frs_blob_release(void *blob);
 FR_WUR fr_err frs_docs_category(frs_server *s, const char *id, int64_t min_revision,
                                 frs_catdoc **out, fr_diag *d);
 void frs_catdoc_release(frs_catdoc *cd);
+
+/* revcheck.c: concurrent revision checks of the same categories share one query (see the file
+ * for why that serves nothing staler). query(ctx, q, d) fills q->revisions. */
+typedef struct frs_revchecks frs_revchecks;
+typedef fr_err (*frs_revision_query)(void *ctx, frs_docreq *q, fr_diag *d);
+FR_WUR fr_err frs_revchecks_new(frs_revchecks **out);
+void frs_revchecks_free(frs_revchecks *t);
+FR_WUR fr_err frs_revchecks_run(frs_revchecks *t, frs_docreq *q, frs_revision_query query,
+                                void *ctx, fr_diag *d);
 
 /* cache_doc.c: the query parameters shared by downloads and coverage. */
 FR_WUR fr_err frs_docreq_from_params(frs_req *r, frs_docreq *q, fr_diag *d);

@@ -67,12 +67,11 @@ fr_err frs_tokens_list(frs_req *r)
     if (e != FR_ERR_OK) return e;
     json_t *list = json_array();
     for (int i = 0; list && i < PQntuples(res); i++) {
-        json_t *t = json_pack("{s:I,s:s,s:s,s:s,s:o}", "id",
-                              (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "name",
-                              PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2), "created_at",
-                              PQgetvalue(res, i, 3), "revoked_at",
-                              PQgetisnull(res, i, 4) ? json_null()
-                                                     : json_string(PQgetvalue(res, i, 4)));
+        json_t *t = json_pack(
+            "{s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+            "name", PQgetvalue(res, i, 1), "role", PQgetvalue(res, i, 2), "created_at",
+            PQgetvalue(res, i, 3), "revoked_at",
+            PQgetisnull(res, i, 4) ? json_null() : json_string(PQgetvalue(res, i, 4)));
         if (!t || json_array_append_new(list, t) != 0) {
             json_decref(list);
             list = NULL;
@@ -102,8 +101,7 @@ fr_err frs_tokens_revoke(frs_req *r)
     if (e != FR_ERR_OK) return e;
     bool found = PQntuples(res) == 1;
     PQclear(res);
-    if (!found)
-        return fr_diag_set(&r->diag, FR_ERR_NOT_FOUND, "no active token with id %lld", n);
+    if (!found) return fr_diag_set(&r->diag, FR_ERR_NOT_FOUND, "no active token with id %lld", n);
     frs_reply_empty(r, 204);
     return FR_ERR_OK;
 }

@@ -1,5 +1,6 @@
 /*
- * web.c - GET of any path no other route has: the dashboard's static files from --web DIR ("/" is index.html).
+ * web.c - GET of any path no other route has: the dashboard's static files from --web DIR ("/" is
+ * index.html).
  *
  * Only regular files below DIR are served: the request path is resolved with realpath() and
  * must stay under DIR's real path, so neither ".." nor a symbolic link leads out. Without
@@ -20,10 +21,15 @@ static const char *content_type(const char *path)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-        {".js", "text/javascript; charset=utf-8"}, {".json", "application/json"},
-        {".svg", "image/svg+xml"}, {".png", "image/png"}, {".ico", "image/x-icon"},
-        {".txt", "text/plain; charset=utf-8"}, {".yaml", "application/yaml"},
+        {".html", "text/html; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".yaml", "application/yaml"},
     };
     const char *dot = strrchr(path, '.');
     for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)

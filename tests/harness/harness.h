@@ -31,7 +31,7 @@
  * Processes (proc.c)
  * ------------------------------------------------------------------------------------------- */
 typedef struct {
-    pid_t pid;  /* 0: not running */
+    pid_t pid; /* 0: not running */
     char name[32];
 } frt_proc;
 
@@ -63,9 +63,9 @@ const char *frt_bin(const char *env, const char *fallback);
  * PostgreSQL (pg.c)
  * ------------------------------------------------------------------------------------------- */
 typedef struct {
-    char dir[256];      /* temporary folder: data/, the socket, pg.log */
+    char dir[256]; /* temporary folder: data/, the socket, pg.log */
     int port;
-    char user[64];      /* the OS user running postgres ("" = ourselves) */
+    char user[64]; /* the OS user running postgres ("" = ourselves) */
     frt_proc postmaster;
 } frt_pg;
 
@@ -97,8 +97,8 @@ int frt_pg_shared(frt_pg *out);
 typedef struct {
     frt_proc proc;
     int port;
-    char url[64];       /* "http://127.0.0.1:PORT" */
-    char dir[256];      /* temporary folder holding server.log */
+    char url[64];  /* "http://127.0.0.1:PORT" */
+    char dir[256]; /* temporary folder holding server.log */
     char log[300];
 } frt_server;
 
@@ -114,10 +114,10 @@ int frt_token(const char *conninfo, const char *role, const char *name, char *ou
  * HTTP (http.c), libcurl
  * ------------------------------------------------------------------------------------------- */
 typedef struct {
-    long status;        /* 0 when no answer */
-    char *body;         /* NUL-terminated */
+    long status; /* 0 when no answer */
+    char *body;  /* NUL-terminated */
     size_t len;
-    char *headers;      /* raw header block, NUL-terminated */
+    char *headers; /* raw header block, NUL-terminated */
 } frt_resp;
 
 /* One request. headers: NULL-terminated "Name: value" strings (may be NULL). body may be NULL.

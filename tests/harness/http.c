@@ -34,7 +34,8 @@ int frt_http(const char *method, const char *url, const char *const *headers, co
     if (!c) return -1;
     growing b = {0}, h = {0};
     struct curl_slist *list = curl_slist_append(NULL, "Expect:"); /* no 100-continue pause */
-    for (size_t i = 0; headers && headers[i]; i++) list = curl_slist_append(list, headers[i]);
+    for (size_t i = 0; headers && headers[i]; i++)
+        list = curl_slist_append(list, headers[i]);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -67,9 +68,11 @@ const char *frt_header(const frt_resp *r, const char *name, char *buf, size_t le
         size_t llen = end ? (size_t)(end - line) : strlen(line);
         if (llen > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
             const char *v = line + nlen + 1;
-            while (*v == ' ') v++;
+            while (*v == ' ')
+                v++;
             size_t vlen = (size_t)(line + llen - v);
-            while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' ')) vlen--;
+            while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+                vlen--;
             if (vlen >= len) vlen = len - 1;
             memcpy(buf, v, vlen);
             buf[vlen] = '\0';

@@ -41,8 +41,10 @@ static void pg_bindir(char *out, size_t len)
         }
     }
     const char *argv[] = {"/usr/bin/pg_config", "--bindir", NULL};
-    if (frt_run(argv, NULL, out, len, NULL, 0) == 0) out[strcspn(out, "\n")] = '\0';
-    else snprintf(out, len, "/usr/lib/postgresql/15/bin");
+    if (frt_run(argv, NULL, out, len, NULL, 0) == 0)
+        out[strcspn(out, "\n")] = '\0';
+    else
+        snprintf(out, len, "/usr/lib/postgresql/15/bin");
 }
 
 /* The OS user for postgres when we are root ("" otherwise). */
@@ -51,9 +53,12 @@ static void pg_os_user(char *out, size_t len)
     out[0] = '\0';
     if (geteuid() != 0) return;
     const char *env = getenv("FRT_PG_USER");
-    if (env && env[0]) snprintf(out, len, "%s", env);
-    else if (getpwnam("fastrun-test")) snprintf(out, len, "fastrun-test");
-    else snprintf(out, len, "nobody");
+    if (env && env[0])
+        snprintf(out, len, "%s", env);
+    else if (getpwnam("fastrun-test"))
+        snprintf(out, len, "fastrun-test");
+    else
+        snprintf(out, len, "nobody");
 }
 
 void frt_pg_conninfo(const frt_pg *pg, const char *db, char *out, size_t len)
@@ -71,10 +76,26 @@ int frt_pg_start(frt_pg *pg)
     snprintf(log, sizeof log, "%s/pg.log", pg->dir);
     snprintf(port, sizeof port, "%d", pg->port);
     snprintf(sock, sizeof sock, "unix_socket_directories=%s", pg->dir);
-    const char *argv[] = {postgres, "-D", data, "-p", port, "-c", "listen_addresses=127.0.0.1",
-                          "-c", sock, "-c", "fsync=off", "-c", "synchronous_commit=off",
-                          "-c", "full_page_writes=off", "-c", "max_connections=300",
-                          "-c", "shared_buffers=32MB", NULL};
+    const char *argv[] = {postgres,
+                          "-D",
+                          data,
+                          "-p",
+                          port,
+                          "-c",
+                          "listen_addresses=127.0.0.1",
+                          "-c",
+                          sock,
+                          "-c",
+                          "fsync=off",
+                          "-c",
+                          "synchronous_commit=off",
+                          "-c",
+                          "full_page_writes=off",
+                          "-c",
+                          "max_connections=300",
+                          "-c",
+                          "shared_buffers=32MB",
+                          NULL};
     if (frt_spawn(&pg->postmaster, argv, log, pg->user) != 0) return -1;
     char conninfo[256];
     frt_pg_conninfo(pg, NULL, conninfo, sizeof conninfo);
@@ -107,8 +128,8 @@ int frt_pg_create(frt_pg *pg)
     pg_bindir(bindir, sizeof bindir);
     snprintf(initdb, sizeof initdb, "%s/initdb", bindir);
     snprintf(data, sizeof data, "%s/data", pg->dir);
-    const char *argv[] = {initdb, "-A", "trust", "-U", PG_SUPERUSER, "-E", "UTF8", "--no-sync",
-                          "-D", data, NULL};
+    const char *argv[] = {initdb, "-A",        "trust", "-U", PG_SUPERUSER, "-E",
+                          "UTF8", "--no-sync", "-D",    data, NULL};
     if (frt_run(argv, pg->user, NULL, 0, err, sizeof err) != 0) {
         fprintf(stderr, "harness: initdb failed:\n%s\n", err);
         return -1;

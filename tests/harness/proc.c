@@ -109,7 +109,8 @@ int frt_spawn(frt_proc *p, const char *const argv[], const char *log_path, const
     if (fd >= 0) close(fd);
     setpgid(pid, pid); /* also here, so the group exists before we could signal it */
     p->pid = pid;
-    snprintf(p->name, sizeof p->name, "%s", strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0]);
+    snprintf(p->name, sizeof p->name, "%s",
+             strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0]);
     remember(pid);
     return 0;
 }
@@ -182,8 +183,10 @@ static void drain(int fo, char *out, size_t outlen, int fe, char *err, size_t er
                 open_fds--;
                 continue;
             }
-            if (i == 0) keep(out, outlen, &uo, scratch, (size_t)n);
-            else keep(err, errlen, &ue, scratch, (size_t)n);
+            if (i == 0)
+                keep(out, outlen, &uo, scratch, (size_t)n);
+            else
+                keep(err, errlen, &ue, scratch, (size_t)n);
         }
     }
 }
@@ -204,7 +207,8 @@ int frt_run(const char *const argv[], const char *run_as, char *out, size_t outl
     close(po[0]);
     if (pe[0] >= 0) close(pe[0]);
     int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
     forget(pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

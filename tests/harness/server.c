@@ -19,10 +19,11 @@ int frt_server_start(frt_server *s, const char *conninfo, const char *const *ext
         s->port = frt_free_port();
         snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
         snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
-        const char *argv[40] = {frt_bin("FASTRUN_SERVER_BIN", "fastrun-server"), "--listen",
-                                listen, "--database", conninfo};
+        const char *argv[40] = {frt_bin("FASTRUN_SERVER_BIN", "fastrun-server"), "--listen", listen,
+                                "--database", conninfo};
         size_t n = 5;
-        for (size_t i = 0; extra && extra[i] && n < 39; i++) argv[n++] = extra[i];
+        for (size_t i = 0; extra && extra[i] && n < 39; i++)
+            argv[n++] = extra[i];
         argv[n] = NULL;
         if (frt_spawn(&s->proc, argv, s->log, NULL) != 0) return -1;
         char url[128];
@@ -58,8 +59,16 @@ void frt_server_stop(frt_server *s)
 int frt_token(const char *conninfo, const char *role, const char *name, char *out, size_t len)
 {
     char err[2048];
-    const char *argv[] = {frt_bin("FASTRUN_SERVER_BIN", "fastrun-server"), "token", "create",
-                          "--role", role, "--name", name, "--database", conninfo, NULL};
+    const char *argv[] = {frt_bin("FASTRUN_SERVER_BIN", "fastrun-server"),
+                          "token",
+                          "create",
+                          "--role",
+                          role,
+                          "--name",
+                          name,
+                          "--database",
+                          conninfo,
+                          NULL};
     if (frt_run(argv, NULL, out, len, err, sizeof err) != 0) {
         fprintf(stderr, "harness: token create failed: %s\n", err);
         return -1;

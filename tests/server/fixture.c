@@ -32,8 +32,10 @@ int fx_token(fx *f, const char *role, char *out, size_t len)
     json_t *j = r.status == 201 ? fx_json(&r) : NULL;
     const char *t = json_string_value(json_object_get(j, "token"));
     int rc = t ? 0 : -1;
-    if (t) snprintf(out, len, "%s", t);
-    else fprintf(stderr, "fixture: POST /v1/tokens: %ld %s\n", r.status, r.body);
+    if (t)
+        snprintf(out, len, "%s", t);
+    else
+        fprintf(stderr, "fixture: POST /v1/tokens: %ld %s\n", r.status, r.body);
     json_decref(j);
     frt_resp_free(&r);
     return rc;
@@ -44,8 +46,7 @@ void fx_stop(fx *f)
     frt_server_stop(&f->srv);
 }
 
-frt_resp fx_req(fx *f, const char *method, const char *path, const char *token,
-                const char *body)
+frt_resp fx_req(fx *f, const char *method, const char *path, const char *token, const char *body)
 {
     char url[2048], auth[160];
     const char *headers[3] = {NULL, NULL, NULL};
@@ -85,9 +86,9 @@ long fx_count(fx *f, const char *sql)
 
 json_t *fx_fingerprint(const char *cpu)
 {
-    return json_pack("{s:i,s:i,s:s,s:s,s:i,s:s,s:s}", "format_version", 1, "kernel_set", 1,
-                     "cpu", cpu, "isa", "avx2", "threads", 4, "blas", "OpenBLAS 0.3.21",
-                     "blas_core", "Haswell");
+    return json_pack("{s:i,s:i,s:s,s:s,s:i,s:s,s:s}", "format_version", 1, "kernel_set", 1, "cpu",
+                     cpu, "isa", "avx2", "threads", 4, "blas", "OpenBLAS 0.3.21", "blas_core",
+                     "Haswell");
 }
 
 static json_t *result_json(const fx_result *r)
@@ -111,7 +112,8 @@ char *fx_upload(const char *host, const char *time, json_t *fp, const char *cons
     json_t *entries = json_array();
     for (size_t k = 0; keys[k]; k++) {
         json_t *rs = json_array();
-        for (size_t i = 0; i < nresults; i++) json_array_append_new(rs, result_json(&results[i]));
+        for (size_t i = 0; i < nresults; i++)
+            json_array_append_new(rs, result_json(&results[i]));
         json_array_append_new(entries, json_pack("{s:s,s:o}", "key", keys[k], "results", rs));
     }
     json_t *body = json_pack("{s:{s:s,s:s,s:s},s:O,s:o}", "provenance", "source", "user", "host",

@@ -24,8 +24,7 @@ void fx_stop(fx *f);
 int fx_token(fx *f, const char *role, char *out, size_t len);
 
 /* A request to path on f's server with an optional bearer token and JSON body. */
-frt_resp fx_req(fx *f, const char *method, const char *path, const char *token,
-                const char *body);
+frt_resp fx_req(fx *f, const char *method, const char *path, const char *token, const char *body);
 /* The body parsed (new reference), or NULL. */
 json_t *fx_json(const frt_resp *r);
 /* The "error"."code" of an error body, or "" (static buffer). */

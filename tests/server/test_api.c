@@ -9,6 +9,7 @@
 #include "cache.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +44,11 @@ static void upload_three(const char *host, double scale, char id[17])
 {
     fx_result rs[3];
     memcpy(rs, three, sizeof rs);
-    for (int i = 0; i < 3; i++) rs[i].median_ms *= scale;
+    for (int i = 0; i < 3; i++)
+        rs[i].median_ms *= scale;
     const char *keys[] = {key_a, key_b, NULL};
-    char *body = fx_upload(host, "2026-01-02T03:04:05Z", fx_fingerprint("api test cpu"), keys,
-                           rs, 3);
+    char *body =
+        fx_upload(host, "2026-01-02T03:04:05Z", fx_fingerprint("api test cpu"), keys, rs, 3);
     frt_resp r = fx_req(&f, "POST", "/v1/results", f.submitter, body);
     cr_assert_eq(r.status, 201, "upload: %ld %s", r.status, r.body);
     json_t *j = fx_json(&r);
@@ -80,7 +82,8 @@ static void assert_algorithms(const frc_doc *doc, const char *key, const char *c
     const frc_entry *e = frc_category_find(&doc->cats[0], key);
     cr_assert_not_null(e, "key %s missing", key);
     size_t n = 0;
-    while (want[n]) n++;
+    while (want[n])
+        n++;
     cr_assert_eq(e->nresults, n, "%s: %zu results, want %zu", key, e->nresults, n);
     for (size_t i = 0; i < n; i++)
         cr_assert_str_eq(e->results[i].algorithm, want[i], "%s: results[%zu]", key, i);
@@ -147,8 +150,8 @@ Test(api, same_upload_twice_changes_nothing)
     upload_three("host-a", 1.0, id);
     long reports = fx_count(&f, "SELECT count(*) FROM reports");
     const char *keys[] = {key_a, key_b, NULL};
-    char *body = fx_upload("host-a", "2026-01-02T03:04:05Z", fx_fingerprint("api test cpu"), keys,
-                           three, 3);
+    char *body =
+        fx_upload("host-a", "2026-01-02T03:04:05Z", fx_fingerprint("api test cpu"), keys, three, 3);
     frt_resp r = fx_req(&f, "POST", "/v1/results", f.submitter, body);
     cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
     json_t *j = fx_json(&r);
@@ -210,9 +213,8 @@ Test(api, categories_list)
     cr_assert_eq(json_integer_value(json_object_get(c, "keys")), 2);
     cr_assert_eq(json_integer_value(json_object_get(c, "results")), 6);
     cr_assert_eq(json_integer_value(json_object_get(c, "revision")), 1);
-    cr_assert_str_eq(
-        json_string_value(json_object_get(json_object_get(c, "fingerprint"), "cpu")),
-        "api test cpu");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "fingerprint"), "cpu")),
+                     "api test cpu");
     cr_assert(json_is_string(json_object_get(c, "updated_at")));
     json_decref(j);
     frt_resp_free(&r);
@@ -225,8 +227,8 @@ Test(api, coverage_of_a_model)
     /* key_c has only a non-reproducible result. */
     const char *keys[] = {key_c, NULL};
     fx_result fast = {"matmul.packed_simd", "", 0.5, 0};
-    char *body = fx_upload("host-a", "2026-01-02T03:04:05Z", fx_fingerprint("api test cpu"), keys,
-                           &fast, 1);
+    char *body =
+        fx_upload("host-a", "2026-01-02T03:04:05Z", fx_fingerprint("api test cpu"), keys, &fast, 1);
     frt_resp r = fx_req(&f, "POST", "/v1/results", f.worker, body);
     cr_assert_eq(r.status, 201, "%s", r.body);
     frt_resp_free(&r);
@@ -262,8 +264,9 @@ Test(api, coverage_of_a_model)
     r = fx_req(&f, "POST", path, NULL, model);
     j = fx_json(&r);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "summary"), "covered")), 2);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j,
-                     "operators"), 0), "algorithm")), "matmul.packed_simd");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(j, "operators"), 0), "algorithm")),
+                     "matmul.packed_simd");
     json_decref(j);
     frt_resp_free(&r);
 
@@ -287,9 +290,11 @@ Test(api, error_shapes)
         {"GET", "/v1/cache?category=0123456789abcdef", 404, "not_found"},
         {"GET", "/v1/cache?category=0123456789abcdef&colour=red", 400, "bad_request"},
         {"GET", "/v1/cache?category=0123456789abcdef&exclude=shiny", 400, "bad_request"},
-        {"GET", "/v1/categories?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11&l=12&m=13&n=14"
-                "&o=15&p=16&q=17&r=18&s=19&t=20&u=21&v=22&w=23&x=24&y=25&z=26&aa=27&ab=28"
-                "&ac=29&ad=30&ae=31&af=32&ag=33", 413, "too_large"},
+        {"GET",
+         "/v1/categories?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11&l=12&m=13&n=14"
+         "&o=15&p=16&q=17&r=18&s=19&t=20&u=21&v=22&w=23&x=24&y=25&z=26&aa=27&ab=28"
+         "&ac=29&ad=30&ae=31&af=32&ag=33",
+         413, "too_large"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         frt_resp r = fx_req(&f, cases[i].method, cases[i].path, NULL, NULL);
@@ -306,4 +311,82 @@ Test(api, error_shapes)
         json_decref(j);
         frt_resp_free(&r);
     }
+}
+
+/* Many clients polling the same category at once: every one gets the whole current document
+ * (concurrent revision checks are shared: server/revcheck.c), and after an upload every one sees
+ * the new revision. */
+#define POLLERS 8
+#define POLLS 15
+
+typedef struct {
+    char url[512];
+    char etag[POLLS][64];
+    long status[POLLS];
+    size_t len[POLLS];
+} poller;
+
+static void *poll_cache(void *arg)
+{
+    poller *p = arg;
+    for (int i = 0; i < POLLS; i++) {
+        frt_resp r;
+        frt_http("GET", p->url, NULL, NULL, 0, &r);
+        p->status[i] = r.status;
+        p->len[i] = r.len;
+        if (!frt_header(&r, "ETag", p->etag[i], sizeof p->etag[i])) p->etag[i][0] = '\0';
+        frt_resp_free(&r);
+    }
+    return NULL;
+}
+
+static void poll_all(poller *ps, const char *id)
+{
+    pthread_t t[POLLERS];
+    for (int k = 0; k < POLLERS; k++) {
+        snprintf(ps[k].url, sizeof ps[k].url, "%s/v1/cache?category=%s", f.srv.url, id);
+        pthread_create(&t[k], NULL, poll_cache, &ps[k]);
+    }
+    for (int k = 0; k < POLLERS; k++)
+        pthread_join(t[k], NULL);
+}
+
+Test(api, concurrent_polls_see_the_current_revision)
+{
+    char id[17], url[512], etag1[64], etag2[64];
+    upload_three("host-a", 1.0, id);
+    frt_resp r;
+    snprintf(url, sizeof url, "%s/v1/cache?category=%s", f.srv.url, id);
+    frt_http("GET", url, NULL, NULL, 0, &r); /* also initialises libcurl before the threads */
+    cr_assert_not_null(frt_header(&r, "ETag", etag1, sizeof etag1));
+    size_t len1 = r.len;
+    frt_resp_free(&r);
+
+    static poller ps[POLLERS];
+    poll_all(ps, id);
+    for (int k = 0; k < POLLERS; k++)
+        for (int i = 0; i < POLLS; i++) {
+            cr_assert_eq(ps[k].status[i], 200);
+            cr_assert_str_eq(ps[k].etag[i], etag1);
+            cr_assert_eq(ps[k].len[i], len1);
+        }
+
+    upload_three("host-b", 2.0, id);
+    frt_http("GET", url, NULL, NULL, 0, &r);
+    cr_assert_not_null(frt_header(&r, "ETag", etag2, sizeof etag2));
+    cr_assert_str_neq(etag1, etag2);
+    frt_resp_free(&r);
+    poll_all(ps, id);
+    for (int k = 0; k < POLLERS; k++)
+        for (int i = 0; i < POLLS; i++) {
+            cr_assert_eq(ps[k].status[i], 200);
+            cr_assert_str_eq(ps[k].etag[i], etag2, "a poll after the upload saw the old revision");
+        }
+
+    r = fx_req(&f, "GET", "/metrics", NULL, NULL);
+    const char *m = strstr(r.body, "\nfastrun_cache_revision_queries_total ");
+    cr_assert_not_null(m);
+    long queries = strtol(m + strlen("\nfastrun_cache_revision_queries_total "), NULL, 10);
+    cr_assert(queries >= 3 && queries <= 2 * POLLERS * POLLS + 2, "revision queries: %ld", queries);
+    frt_resp_free(&r);
 }

@@ -60,8 +60,10 @@ Test(auth, writes_need_a_token_of_an_allowed_role, .init = setup, .fini = teardo
 {
     char *body = upload_body("h1");
     expect("POST", "/v1/results", NULL, body, 401, "unauthorized");
-    expect("POST", "/v1/results", "frt_0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
-                                  "abcdef", body, 401, "unauthorized");
+    expect("POST", "/v1/results",
+           "frt_0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+           "abcdef",
+           body, 401, "unauthorized");
     expect("POST", "/v1/results", "not-a-token", body, 401, "unauthorized");
     expect("POST", "/v1/results", f.reader, body, 403, "forbidden");
     cr_assert_eq(fx_count(&f, "SELECT count(*) FROM uploads"), 0);
@@ -90,8 +92,7 @@ Test(auth, token_administration_is_for_admins, .init = setup, .fini = teardown)
     expect("GET", "/v1/tokens", NULL, NULL, 401, "unauthorized");
     expect("GET", "/v1/tokens", f.submitter, NULL, 403, "forbidden");
     expect("GET", "/v1/tokens", f.worker, NULL, 403, "forbidden");
-    expect("POST", "/v1/tokens", f.reader, "{\"role\":\"admin\",\"name\":\"x\"}", 403,
-           "forbidden");
+    expect("POST", "/v1/tokens", f.reader, "{\"role\":\"admin\",\"name\":\"x\"}", 403, "forbidden");
     expect("POST", "/v1/tokens", f.admin, "{\"role\":\"emperor\",\"name\":\"x\"}", 400,
            "bad_request");
 

@@ -49,7 +49,8 @@ static int fastrun(const char *const *args, char *out, size_t outlen, char *err,
 {
     const char *argv[24] = {frt_bin("FASTRUN_BIN", "fastrun")};
     size_t n = 1;
-    for (size_t i = 0; args[i] && n < 23; i++) argv[n++] = args[i];
+    for (size_t i = 0; args[i] && n < 23; i++)
+        argv[n++] = args[i];
     argv[n] = NULL;
     return frt_run(argv, NULL, out, outlen, err, errlen);
 }
@@ -61,9 +62,10 @@ Test(fastrun, profile_upload_then_download_and_use)
     snprintf(local, sizeof local, "%s/local.json", dir);
 
     /* Machine one: nothing on the server yet; profiles, saves locally, uploads. */
-    const char *first[] = {"run", model, "--fast-run", "--fast-run-algo-policy", local,
-                           "--iterations", "1", "--cache-url", f.srv.url, "--token", f.submitter,
-                           "--upload", NULL};
+    const char *first[] = {"run",     model,          "--fast-run", "--fast-run-algo-policy",
+                           local,     "--iterations", "1",          "--cache-url",
+                           f.srv.url, "--token",      f.submitter,  "--upload",
+                           NULL};
     cr_assert_eq(fastrun(first, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
     cr_assert(strstr(err, "the server has no results for this category yet"), "%s", err);
     cr_assert(strstr(err, "uploaded 3 operators"), "%s", err);
@@ -101,8 +103,9 @@ Test(fastrun, profile_upload_then_download_and_use)
     /* Profiling with the server's results: nothing is missing, so nothing is profiled. */
     char local2[300];
     snprintf(local2, sizeof local2, "%s/other.json", dir);
-    const char *third[] = {"run", model, "--fast-run", "--fast-run-algo-policy", local2,
-                           "--iterations", "1", "--cache-url", f.srv.url, "--upload", NULL};
+    const char *third[] = {"run",     model,          "--fast-run", "--fast-run-algo-policy",
+                           local2,    "--iterations", "1",          "--cache-url",
+                           f.srv.url, "--upload",     NULL};
     setenv("FASTRUN_TOKEN", f.worker, 1);
     cr_assert_eq(fastrun(third, out, sizeof out, err, sizeof err), 0, "%s", err);
     unsetenv("FASTRUN_TOKEN");
@@ -115,7 +118,7 @@ Test(fastrun, profile_upload_then_download_and_use)
 Test(fastrun, upload_without_token_fails_with_the_reason)
 {
     static char out[65536], err[65536];
-    const char *args[] = {"run", model, "--fast-run", "--iterations", "1", "--cache-url",
+    const char *args[] = {"run",     model,      "--fast-run", "--iterations", "1", "--cache-url",
                           f.srv.url, "--upload", NULL};
     cr_assert_eq(fastrun(args, out, sizeof out, err, sizeof err), 1, "%s", err);
     cr_assert(strstr(err, "401"), "%s", err);

@@ -41,8 +41,8 @@ static void rejected(const char *body, long status, const char *code, const char
     frt_resp r = fx_req(&f, "POST", "/v1/results", f.submitter, body);
     cr_assert_eq(r.status, status, "%.200s -> %ld %s", body, r.status, r.body);
     cr_assert_str_eq(fx_error_code(&r), code, "%s", r.body);
-    if (detail_part) cr_assert(strstr(r.body, detail_part), "detail should name '%s': %s",
-                               detail_part, r.body);
+    if (detail_part)
+        cr_assert(strstr(r.body, detail_part), "detail should name '%s': %s", detail_part, r.body);
     frt_resp_free(&r);
 }
 
@@ -50,12 +50,13 @@ static void rejected(const char *body, long status, const char *code, const char
 static char *with_provenance(const char *prov)
 {
     char buf[2048];
-    snprintf(buf, sizeof buf,
-             "{\"provenance\":%s,\"fingerprint\":{\"format_version\":1,\"kernel_set\":1,"
-             "\"cpu\":\"x\",\"isa\":\"avx2\",\"threads\":1,\"blas\":\"b\",\"blas_core\":\"c\"},"
-             "\"entries\":[{\"key\":\"%s\",\"results\":[{\"algorithm\":\"matmul.blas\","
-             "\"attributes\":[],\"workspace\":0,\"median_ms\":1.0,\"min_ms\":1.0,\"samples\":3}]}]}",
-             prov, key);
+    snprintf(
+        buf, sizeof buf,
+        "{\"provenance\":%s,\"fingerprint\":{\"format_version\":1,\"kernel_set\":1,"
+        "\"cpu\":\"x\",\"isa\":\"avx2\",\"threads\":1,\"blas\":\"b\",\"blas_core\":\"c\"},"
+        "\"entries\":[{\"key\":\"%s\",\"results\":[{\"algorithm\":\"matmul.blas\","
+        "\"attributes\":[],\"workspace\":0,\"median_ms\":1.0,\"min_ms\":1.0,\"samples\":3}]}]}",
+        prov, key);
     return strdup(buf);
 }
 
@@ -63,10 +64,12 @@ Test(input, malformed_json_and_shapes)
 {
     rejected("{\"provenance\":", 400, "bad_json", "line 1");
     rejected("[1,2,3]", 400, "bad_request", "JSON object");
-    rejected("{\"provenance\":{\"source\":\"user\",\"host\":\"h\",\"time\":\"2026-01-01T00:00:00Z\"}}",
-             400, "bad_request", "document");
+    rejected(
+        "{\"provenance\":{\"source\":\"user\",\"host\":\"h\",\"time\":\"2026-01-01T00:00:00Z\"}}",
+        400, "bad_request", "document");
     rejected("{\"surprise\":1}", 400, "bad_request", "surprise");
-    char *b = with_provenance("{\"source\":\"robot\",\"host\":\"h\",\"time\":\"2026-01-01T00:00:00Z\"}");
+    char *b =
+        with_provenance("{\"source\":\"robot\",\"host\":\"h\",\"time\":\"2026-01-01T00:00:00Z\"}");
     rejected(b, 400, "bad_request", "provenance.source");
     free(b);
     b = with_provenance("{\"source\":\"user\",\"time\":\"2026-01-01T00:00:00Z\"}");
@@ -95,10 +98,12 @@ Test(input, bad_results_reject_the_whole_upload)
         {"matmul m=1", good, 400, "bad_request", "entries[1].key"},
         {"matmul batch=1 m=8 n=8 k=8 f32 wp=0",
          "{\"algorithm\":\"matmul.blas\",\"attributes\":[],\"workspace\":0,\"median_ms\":-1,"
-         "\"min_ms\":1.0,\"samples\":3}", 422, "corrupt", "median_ms"},
+         "\"min_ms\":1.0,\"samples\":3}",
+         422, "corrupt", "median_ms"},
         {"matmul batch=1 m=8 n=8 k=8 f32 wp=0",
          "{\"algorithm\":\"matmul.blas\",\"attributes\":[\"SHINY\"],\"workspace\":0,"
-         "\"median_ms\":1,\"min_ms\":1.0,\"samples\":3}", 422, "corrupt", "SHINY"},
+         "\"median_ms\":1,\"min_ms\":1.0,\"samples\":3}",
+         422, "corrupt", "SHINY"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(body, sizeof body,
@@ -111,9 +116,10 @@ Test(input, bad_results_reject_the_whole_upload)
     char longkey[400];
     memset(longkey, 'x', sizeof longkey - 1);
     longkey[sizeof longkey - 1] = '\0';
-    snprintf(body, sizeof body,
-             "{\"provenance\":%s,\"fingerprint\":%s,\"entries\":[{\"key\":\"%s\",\"results\":[%s]}]}",
-             prov, fp, longkey, good);
+    snprintf(
+        body, sizeof body,
+        "{\"provenance\":%s,\"fingerprint\":%s,\"entries\":[{\"key\":\"%s\",\"results\":[%s]}]}",
+        prov, fp, longkey, good);
     rejected(body, 413, "too_large", "key");
     nothing_stored();
 }
@@ -145,8 +151,10 @@ Test(input, limits)
 
     /* Nesting deeper than the limit. */
     char deep[256] = "";
-    for (int i = 0; i < 40; i++) deep[i] = '[';
-    for (int i = 40; i < 80; i++) deep[i] = ']';
+    for (int i = 0; i < 40; i++)
+        deep[i] = '[';
+    for (int i = 40; i < 80; i++)
+        deep[i] = ']';
     rejected(deep, 413, "too_large", "deeper");
 
     /* Not JSON by its content type. */

@@ -15,10 +15,10 @@
 #define MAX_OPS 64
 
 typedef struct {
-    char method[8];   /* upper case */
-    char path[128];   /* OpenAPI spelling: the catch-all pattern is "/{file}" */
-    char access[8];   /* routes only: open, read, token */
-    char roles[64];   /* routes only */
+    char method[8];    /* upper case */
+    char path[128];    /* OpenAPI spelling: the catch-all pattern is "/{file}" */
+    char access[8];    /* routes only: open, read, token */
+    char roles[64];    /* routes only */
     const char *block; /* documented operations: their text up to the next operation */
     size_t block_len;
 } op;
@@ -33,7 +33,8 @@ static size_t read_routes(op *ops)
         char *end = strchr(line, '\n');
         if (end) *end = '\0';
         cr_assert_eq(sscanf(line, "%7s %127s %7s %63s", ops[n].method, ops[n].path, ops[n].access,
-                            ops[n].roles), 4, "route line '%s'", line);
+                            ops[n].roles),
+                     4, "route line '%s'", line);
         if (strcmp(ops[n].path, "/*") == 0) snprintf(ops[n].path, sizeof ops[n].path, "/{file}");
         n++;
         if (!end) break;
@@ -59,7 +60,8 @@ static size_t read_document(char *yaml, op *ops)
                    line[len - 1] == ':' && n < MAX_OPS) {
             if (n) ops[n - 1].block_len = (size_t)(line - ops[n - 1].block);
             snprintf(ops[n].method, sizeof ops[n].method, "%.*s", (int)(len - 5), line + 4);
-            for (char *c = ops[n].method; *c; c++) *c = (char)toupper((unsigned char)*c);
+            for (char *c = ops[n].method; *c; c++)
+                *c = (char)toupper((unsigned char)*c);
             snprintf(ops[n].path, sizeof ops[n].path, "%s", path);
             ops[n].block = line;
             n++;
@@ -103,12 +105,17 @@ Test(openapi, document_matches_route_table)
             char roles[96];
             snprintf(roles, sizeof roles, "x-fastrun-roles: [%s]", routes[i].roles);
             for (char *c = strchr(roles, '['); c && *c; c++)
-                if (*c == ',') { memmove(c + 2, c + 1, strlen(c + 1) + 1); c[1] = ' '; }
+                if (*c == ',') {
+                    memmove(c + 2, c + 1, strlen(c + 1) + 1);
+                    c[1] = ' ';
+                }
             cr_assert(block_has(d, roles), "%s %s: document '%s'", d->method, d->path, roles);
         }
         if (strcmp(routes[i].access, "read") == 0)
-            cr_assert(block_has(d, "'401'"), "%s %s is token-protected with --read-token: "
-                      "document 401", d->method, d->path);
+            cr_assert(block_has(d, "'401'"),
+                      "%s %s is token-protected with --read-token: "
+                      "document 401",
+                      d->method, d->path);
     }
     for (size_t i = 0; i < nd; i++)
         cr_assert_not_null(find(routes, nr, documented[i].method, documented[i].path),

@@ -49,13 +49,14 @@ Test(restart, postgres_down_then_back)
     fx_matmul_key(20, 30, 40, key, sizeof key);
     const char *keys[] = {key, NULL};
     fx_result res = {"matmul.blas", "REPRODUCIBLE", 2.5, 0};
-    char *body = fx_upload("h", "2026-05-06T07:08:09Z", fx_fingerprint("restart cpu"), keys, &res, 1);
+    char *body =
+        fx_upload("h", "2026-05-06T07:08:09Z", fx_fingerprint("restart cpu"), keys, &res, 1);
     frt_resp r = fx_req(&f, "POST", "/v1/results", f.submitter, body);
     cr_assert_eq(r.status, 201, "%s", r.body);
     json_t *j = fx_json(&r);
     snprintf(path, sizeof path, "/v1/cache?category=%s",
-             json_string_value(json_object_get(json_array_get(json_object_get(j, "categories"), 0),
-                                               "id")));
+             json_string_value(
+                 json_object_get(json_array_get(json_object_get(j, "categories"), 0), "id")));
     json_decref(j);
     frt_resp_free(&r);
     cr_assert_eq(status_of("GET", path, NULL, NULL, NULL, 0), 200);

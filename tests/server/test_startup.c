@@ -18,7 +18,8 @@ static int run_server(const char *const *args, char *err, size_t errlen)
 {
     const char *argv[16] = {frt_bin("FASTRUN_SERVER_BIN", "fastrun-server")};
     size_t n = 1;
-    for (size_t i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
+    for (size_t i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
     argv[n] = NULL;
     char out[1024];
     return frt_run(argv, NULL, out, sizeof out, err, errlen);
@@ -45,10 +46,14 @@ Test(startup, newer_schema_is_refused)
     cr_assert_eq(run_server(migrate, err, sizeof err), 0, "%s", err);
     char name[64];
     cr_assert_eq(frt_pg_sql(conninfo, "SELECT name FROM schema_version WHERE version = 1", name,
-                            sizeof name), 0);
+                            sizeof name),
+                 0);
     cr_assert_str_eq(name, "001_core.sql");
-    cr_assert_eq(frt_pg_sql(conninfo, "INSERT INTO schema_version (version, name) "
-                                      "VALUES (999, '999_future.sql')", NULL, 0), 0);
+    cr_assert_eq(frt_pg_sql(conninfo,
+                            "INSERT INTO schema_version (version, name) "
+                            "VALUES (999, '999_future.sql')",
+                            NULL, 0),
+                 0);
     snprintf(listen, sizeof listen, "127.0.0.1:%d", frt_free_port());
     const char *serve[] = {"--listen", listen, "--database", conninfo, NULL};
     cr_assert_neq(run_server(serve, err, sizeof err), 0);
@@ -81,8 +86,8 @@ Test(startup, two_servers_one_database)
     cr_assert_eq(r.status, 201, "%s", r.body);
     json_t *j = fx_json(&r);
     snprintf(path, sizeof path, "/v1/cache?category=%s",
-             json_string_value(json_object_get(json_array_get(json_object_get(j, "categories"), 0),
-                                               "id")));
+             json_string_value(
+                 json_object_get(json_array_get(json_object_get(j, "categories"), 0), "id")));
     json_decref(j);
     frt_resp_free(&r);
     free(body);
