@@ -6,9 +6,10 @@
  * The transform matrices are constants and each transform is instantiated per variant with its
  * tile size as a literal, so the loops over matrix entries unroll, zero entries vanish and the
  * remaining coefficients become immediates (only the loops that index the matrix unroll: the
- * other stays rolled to keep the code, and the compile time, small); the innermost loop runs over FRK__WINO_GROUP tiles (or
- * filters), which the compiler vectorises for the target. FP contraction is off in ISO C mode, so
- * every ISA level computes the same bits; the levels differ only in speed.
+ * other stays rolled to keep the code, and the compile time, small). The innermost loop runs
+ * over FRK__WINO_GROUP tiles (or filters), which the compiler vectorises for the target. FP
+ * contraction is off in ISO C mode, so every ISA level computes the same bits; the levels differ
+ * only in speed.
  *
  * F(2x2,3x3): points 0, 1, -1, inf. F(4x4,3x3): points 0, 1, -1, 2, -2, inf (A. Lavin's matrices).
  */
