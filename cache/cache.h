@@ -59,6 +59,9 @@ typedef struct {
     char *key; /* canonical operator key (fr_op_key) */
     frc_result *results; /* ranked best first (frc_rank) */
     size_t nresults;
+    char *heuristic; /* the heuristic's pick for this key under no policy, as the measuring
+                        machine's kernels chose it; NULL if unknown. Lets readers that do not
+                        link kernels/ (server, dashboard) say what tuning gained over it. */
 } frc_entry;
 
 /* The fingerprint of a category. Anything unknown is the string "unknown", which never matches
@@ -117,6 +120,9 @@ FR_WUR fr_err frc_doc_category(frc_doc *doc, const frc_fingerprint *fp, frc_cate
 frc_category *frc_doc_find_category(const frc_doc *doc, const char *id);
 /* Finds an entry by key; NULL if absent. */
 frc_entry *frc_category_find(const frc_category *cat, const char *key);
+/* Sets (copies) or, with NULL, clears the entry's heuristic pick. The name must be an
+ * algorithm name (letters, digits, '_', '.', '-', '+'): FR_ERR_INVALID_ARGUMENT otherwise. */
+FR_WUR fr_err frc_entry_set_heuristic(frc_entry *ent, const char *algorithm);
 /* Replaces (or adds) the entry for key with these results (deep-copied, then ranked).
  * Pointers into cat's entries are invalidated. FR_ERR_INVALID_ARGUMENT for a non-canonical key,
  * no results, a duplicate algorithm or an invalid result; FR_ERR_TOO_LARGE over a limit. */

@@ -29,6 +29,8 @@ FR_WUR fr_err frc__result_check(const frc_result *r, const char *path, fr_diag *
 FR_WUR fr_err frc__fingerprint_check(const frc_fingerprint *fp, const char *path, fr_diag *d);
 /* Checks one free-text string: 1..FRC_MAX_STRING bytes, no control characters. */
 FR_WUR fr_err frc__text_check(const char *s, const char *path, fr_diag *d);
+/* An algorithm name: letters, digits, '_', '.', '-', '+' (FR_ERR_CORRUPT naming path). */
+FR_WUR fr_err frc__name_check(const char *s, const char *path, fr_diag *d);
 
 /* Index in cands[0..n) of the result that ranks first (frc_rank's rule applied to the set);
  * n must be > 0. Failures rank after every measured result. */

@@ -33,7 +33,7 @@ fr_err frc__text_check(const char *s, const char *path, fr_diag *d)
 }
 
 /* Algorithm names are identifiers like "conv2d.winograd_f43". */
-static fr_err name_check(const char *s, const char *path, fr_diag *d)
+fr_err frc__name_check(const char *s, const char *path, fr_diag *d)
 {
     fr_err e = frc__text_check(s, path, d);
     if (e) return e;
@@ -60,7 +60,7 @@ fr_err frc__result_check(const frc_result *r, const char *path, fr_diag *d)
     char sub[160];
     fr_err e;
     snprintf(sub, sizeof sub, "%s.algorithm", path);
-    if ((e = name_check(r->algorithm, sub, d))) return e;
+    if ((e = frc__name_check(r->algorithm, sub, d))) return e;
     unsigned known = 0;
     for (unsigned bit = 1; bit; bit <<= 1)
         if (fr_attr_name(bit)) known |= bit;

@@ -104,6 +104,8 @@ static fr_err entry_json(const frc_entry *ent, json_t **out)
         else if (!(e = frc_result_to_json(&ranked[i], &r)) && json_array_append_new(arr, r))
             e = FR_ERR_NOMEM;
     }
+    if (!e && ent->heuristic && !put(o, "heuristic", json_string(ent->heuristic)))
+        e = FR_ERR_NOMEM;
     if (!e && json_object_set(o, "results", arr)) e = FR_ERR_NOMEM;
     json_decref(arr);
     if (e) {

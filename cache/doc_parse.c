@@ -171,7 +171,7 @@ static int cat_cmp(const void *a, const void *b)
     return strcmp(((const frc_category *)a)->id, ((const frc_category *)b)->id);
 }
 
-static const char *const entry_fields[] = {"key", "results"};
+static const char *const entry_fields[] = {"key", "results", "heuristic"};
 
 static fr_err entry_from_json(const json_t *o, const char *path, frc_entry *ent, fr_diag *d)
 {
@@ -181,13 +181,20 @@ static fr_err entry_from_json(const json_t *o, const char *path, frc_entry *ent,
     bool wp;
     fr_diag why;
     fr_err e;
-    if ((e = frc__json_object(o, path, d)) || (e = frc__json_only(o, path, entry_fields, 2, d)) ||
+    if ((e = frc__json_object(o, path, d)) || (e = frc__json_only(o, path, entry_fields, 3, d)) ||
         (e = frc__json_str(o, "key", path, true, &key, d)))
         return e;
     frc__path_field(sub, path, "key");
     if (fr_op_parse_key(key, &op, &wp, &why))
         return fr_diag_set(d, FR_ERR_CORRUPT, "%s: %s", sub, why.msg);
     if ((e = dup_into(key, &ent->key))) return e;
+    const char *heuristic = NULL;
+    if ((e = frc__json_str(o, "heuristic", path, false, &heuristic, d))) return e;
+    if (heuristic) {
+        frc__path_field(sub, path, "heuristic");
+        if ((e = frc__name_check(heuristic, sub, d)) || (e = dup_into(heuristic, &ent->heuristic)))
+            return e;
+    }
     frc__path_field(sub, path, "results");
     const json_t *arr = json_object_get(o, "results");
     if (!arr) return fr_diag_set(d, FR_ERR_CORRUPT, "%s: missing", sub);

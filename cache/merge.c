@@ -191,6 +191,7 @@ static fr_err copy_entry(const frc_entry *src, frc_entry *dst)
     fr_err e = merge_entry(src, &none, &dst->results, &dst->nresults);
     if (e) return e;
     dst->key = frc__strdup(src->key, &ok);
+    if (src->heuristic) dst->heuristic = frc__strdup(src->heuristic, &ok);
     if (!ok) {
         frc__entry_cleanup(dst);
         return FR_ERR_NOMEM;
@@ -219,10 +220,21 @@ static fr_err merge_category(frc_category *dc, const frc_category *sc)
             if (!(e = copy_entry(&sc->entries[j++], &next[k]))) how[k++] = FROM_SRC;
         } else {
             next[k].key = dc->entries[i].key;
-            e = merge_entry(&dc->entries[i], &sc->entries[j], &next[k].results, &next[k].nresults);
+            /* The incoming pick wins (the newer report); a copy either way, so undoing or
+             * finishing the merge frees exactly one of the two. */
+            const char *h = sc->entries[j].heuristic ? sc->entries[j].heuristic
+                                                     : dc->entries[i].heuristic;
+            bool ok = true;
+            if (h && !(next[k].heuristic = frc__strdup(h, &ok))) e = FR_ERR_NOMEM;
+            if (!e)
+                e = merge_entry(&dc->entries[i], &sc->entries[j], &next[k].results,
+                                &next[k].nresults);
             old[k] = i++;
             j++;
-            if (!e) how[k++] = FROM_BOTH;
+            if (!e)
+                how[k++] = FROM_BOTH;
+            else
+                free(next[k].heuristic); /* the slot never joined the merged array */
         }
     }
     if (!e && k > FRC_MAX_ENTRIES) e = FR_ERR_TOO_LARGE;
@@ -234,6 +246,7 @@ static fr_err merge_category(frc_category *dc, const frc_category *sc)
         for (size_t r = 0; r < gone->nresults; r++)
             frc_result_cleanup(&gone->results[r]);
         free(gone->results);
+        free(gone->heuristic);
     }
     if (!e) {
         free(dc->entries);

@@ -46,7 +46,21 @@ void frc__entry_cleanup(frc_entry *e)
         frc_result_cleanup(&e->results[i]);
     free(e->results);
     free(e->key);
+    free(e->heuristic);
     memset(e, 0, sizeof *e);
+}
+
+fr_err frc_entry_set_heuristic(frc_entry *ent, const char *algorithm)
+{
+    char *copy = NULL;
+    if (algorithm) {
+        bool ok = true;
+        if (frc__name_check(algorithm, "heuristic", NULL)) return FR_ERR_INVALID_ARGUMENT;
+        if (!(copy = frc__strdup(algorithm, &ok))) return FR_ERR_NOMEM;
+    }
+    free(ent->heuristic);
+    ent->heuristic = copy;
+    return FR_ERR_OK;
 }
 
 void frc__category_cleanup(frc_category *c)

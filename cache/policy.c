@@ -42,6 +42,7 @@ static fr_err filter_entry(const frc_entry *in, const frc_policy *pol, frc_entry
     memset(out, 0, sizeof *out);
     out->results = calloc(in->nresults ? in->nresults : 1, sizeof *out->results);
     out->key = frc__strdup(in->key, &ok);
+    if (in->heuristic) out->heuristic = frc__strdup(in->heuristic, &ok);
     if (!out->results || !ok) {
         frc__entry_cleanup(out);
         return FR_ERR_NOMEM;
