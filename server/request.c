@@ -95,6 +95,15 @@ void frs_reply_data(frs_req *r, int status, const char *type, void *data, size_t
     r->out_type = type;
 }
 
+void frs_reply_file(frs_req *r, int status, const char *type, int fd, uint64_t size)
+{
+    drop_response(r);
+    r->status = status;
+    r->out_fd = fd;
+    r->out_fd_size = size;
+    r->out_type = type;
+}
+
 void frs_reply_empty(frs_req *r, int status)
 {
     drop_response(r);

@@ -262,6 +262,8 @@ FR_WUR fr_err frs_params_only(frs_req *r, const char *const *allowed);
 void frs_reply_json(frs_req *r, int status, json_t *body);
 void frs_reply_data(frs_req *r, int status, const char *type, void *data, size_t len,
                     frs_free_fn fn, void *cls);
+/* Sends size bytes of the open file fd (taken: closed by the response or by frs_req_free). */
+void frs_reply_file(frs_req *r, int status, const char *type, int fd, uint64_t size);
 void frs_reply_empty(frs_req *r, int status);
 void frs_reply_header(frs_req *r, const char *name, const char *value);
 /* The request's JSON body as an object, or FR_ERR_BAD_REQUEST ("expected a JSON object"). */

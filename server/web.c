@@ -56,9 +56,6 @@ fr_err frs_web_get(frs_req *r)
         if (fd >= 0) close(fd);
         return fr_diag_set(&r->diag, FR_ERR_NOT_FOUND, "no file %s", r->path);
     }
-    frs_reply_empty(r, 200);
-    r->out_fd = fd;
-    r->out_fd_size = (uint64_t)st.st_size;
-    r->out_type = content_type(real);
+    frs_reply_file(r, 200, content_type(real), fd, (uint64_t)st.st_size);
     return FR_ERR_OK;
 }
