@@ -19,25 +19,32 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* y[j] (+)= sum_{q<rows} x[q] * b[q*ldb + j] for j < n, in increasing q; y is overwritten
- * (not read) when first. */
+ * (not read) when first. Whole vectors use plain loads, the tail masked ones. */
 __attribute__((target("avx512f,fma"))) static void
 rows_avx512(int rows, int n, const float *x, const float *b, ptrdiff_t ldb, float *y, bool first)
 {
+    const int full = n / 16 * 16;
     __m512 xv[ROWS];
     for (int q = 0; q < rows; q++)
         xv[q] = _mm512_set1_ps(x[q]);
-    for (int j = 0; j < n; j += 16) {
-        const __mmask16 mask = n - j >= 16 ? 0xFFFF : (__mmask16)((1u << (n - j)) - 1);
-        __m512 acc = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, y + j);
+    for (int j = 0; j < full; j += 16) {
+        __m512 acc = first ? _mm512_setzero_ps() : _mm512_loadu_ps(y + j);
         if (rows == ROWS) {
 #pragma GCC unroll 8
             for (int q = 0; q < ROWS; q++)
-                acc = _mm512_fmadd_ps(xv[q], _mm512_maskz_loadu_ps(mask, b + q * ldb + j), acc);
+                acc = _mm512_fmadd_ps(xv[q], _mm512_loadu_ps(b + q * ldb + j), acc);
         } else {
             for (int q = 0; q < rows; q++)
-                acc = _mm512_fmadd_ps(xv[q], _mm512_maskz_loadu_ps(mask, b + q * ldb + j), acc);
+                acc = _mm512_fmadd_ps(xv[q], _mm512_loadu_ps(b + q * ldb + j), acc);
         }
-        _mm512_mask_storeu_ps(y + j, mask, acc);
+        _mm512_storeu_ps(y + j, acc);
+    }
+    if (full < n) {
+        const __mmask16 mask = (__mmask16)((1u << (n - full)) - 1);
+        __m512 acc = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, y + full);
+        for (int q = 0; q < rows; q++)
+            acc = _mm512_fmadd_ps(xv[q], _mm512_maskz_loadu_ps(mask, b + q * ldb + full), acc);
+        _mm512_mask_storeu_ps(y + full, mask, acc);
     }
 }
 
