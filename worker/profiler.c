@@ -254,6 +254,8 @@ fr_err frw_profile_op(const fr_op *op, bool wp, const frw_profile_opts *opts, fr
         return fr_diag_set(d, FR_ERR_NOMEM, "out of memory");
     }
     size_t nc = list_candidates(op, opts, &ctx, cands, &log->first_why);
+    const frk_algo *pick = frk_heuristic(op, &ctx, 0, 0, 0, NULL);
+    log->heuristic = pick ? pick->name : NULL;
     log->ncandidates = nc;
     char key[FR_MAX_KEY_LEN];
     fr_op_key(op, wp, key, sizeof key);

@@ -152,6 +152,7 @@ static fr_err profile_one(const fr_model_op *mop, size_t idx, const frw_run_opts
     fr_err e = frw_profile_op(&mop->op, o->weight_preprocess, &po, &res, &n, &rec->log, d);
     if (o->progress) fprintf(stderr, "\r\033[K");
     if (!e) e = frc_category_put(o->cat, rec->key, res, n);
+    if (!e) e = frc_entry_set_heuristic(frc_category_find(o->cat, rec->key), rec->log.heuristic);
     frw_results_free(res, n);
     if (e) {
         fr_diag_prefix(d, "operator '%s'", mop->name);

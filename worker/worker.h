@@ -129,6 +129,8 @@ typedef struct {
     double total_s;      /* wall time of the whole profile */
     size_t ncandidates, nfailed;
     const char *first_why; /* the heuristic's reason for its pick (static) */
+    const char *heuristic; /* the heuristic's pick under no policy (static name, NULL if none):
+                              stored with the entry so readers without kernels/ know it */
 } frw_profile_log;
 
 /* Profiles op (with weight preprocessing when wp). On success *out holds *n results (owned by
