@@ -17,7 +17,11 @@
  *
  * Long-poll without holding a connection: between tries the handler waits on the bell (a
  * condition variable rung when this process queues or hands back a job) for at most
- * WAIT_STEP_US, so jobs queued through another server are seen within that step too.
+ * WAIT_STEP_US, so jobs queued through another server are seen within that step too. Before
+ * each try it checks that the worker is still connected: a worker that was killed or gave up
+ * while its long-poll waited must not be handed a job nobody would receive (what is left is
+ * the few milliseconds of one try; a job lost there comes back when its lease lapses, like the
+ * job of any worker that dies).
  *
  * The sweeper: a thread that ends lapsed leases every second even when no worker is polling,
  * so a job whose worker died shows "queued" (or "failed") instead of "running" forever.
@@ -268,6 +272,7 @@ fr_err frs_workers_claim(frs_req *r)
             seen = frs_now_us();
         }
         size_t expired;
+        if (frs__client_gone(r)) break; /* nobody would receive the job */
         if (e == FR_ERR_OK) e = frs__expire_leases(r->srv, &expired, &r->diag);
         if (e == FR_ERR_OK) e = try_claim(r->srv, &w, &job, &r->diag);
         if (e != FR_ERR_OK || job || frs_now_us() >= deadline || frs_jobs_stopping()) break;

@@ -137,6 +137,9 @@ static fr_err begin(struct MHD_Connection *conn, frs_req *req, const char *url, 
         return fr_diag_set(&req->diag, FR_ERR_TOO_LARGE, "path longer than 2048 bytes");
     if (!(req->path = strdup(url))) return FR_ERR_NOMEM;
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, req);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) req->client_fd = ci->connect_fd;
     req->authorization =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     req->if_none_match =

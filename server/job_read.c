@@ -68,7 +68,9 @@ fr_err frs_jobs_get(frs_req *r)
     for (;;) {
         e = job_state(r->srv, id, state, sizeof state, error, sizeof error, &r->diag);
         if (e != FR_ERR_OK) return e;
-        if (frs__job_final(state) || frs_now_us() >= deadline || frs_jobs_stopping()) break;
+        if (frs__job_final(state) || frs_now_us() >= deadline || frs_jobs_stopping() ||
+            frs__client_gone(r))
+            break;
         frs__sleep_until(deadline, WAIT_STEP_US);
     }
     if (require && !strcmp(state, "failed"))

@@ -21,6 +21,7 @@
 #include "jobs_int.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,13 @@ fr_err frs__param_seconds(frs_req *r, const char *name, double max, double *out)
                            "got '%.32s'", name, max, v);
     *out = s;
     return FR_ERR_OK;
+}
+
+bool frs__client_gone(const frs_req *r)
+{
+    if (r->client_fd < 0) return false;
+    struct pollfd p = {.fd = r->client_fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 void frs__sleep_until(uint64_t deadline_us, uint64_t step_us)

@@ -32,6 +32,9 @@ FR_WUR fr_err frs__param_seconds(frs_req *r, const char *name, double max, doubl
 /* A pool name: 1 to 64 of A-Z a-z 0-9 . _ - starting with a letter or digit, and never 16 hex
  * digits (which would read as a category id). FR_ERR_BAD_REQUEST naming it otherwise. */
 FR_WUR fr_err frs__check_pool(const char *pool, fr_diag *d);
+/* Whether the client of r closed its connection (it gave up on a long-poll, or died): a
+ * waiting handler stops, and above all a claim must not hand a job to nobody. */
+bool frs__client_gone(const frs_req *r);
 /* Sleeps until the deadline (frs_now_us() clock) or the step, whichever is first. */
 void frs__sleep_until(uint64_t deadline_us, uint64_t step_us);
 

@@ -24,6 +24,7 @@ fr_err frs_req_new(frs_server *srv, frs_req **out)
     if (!r) return FR_ERR_NOMEM;
     r->srv = srv;
     r->out_fd = -1;
+    r->client_fd = -1;
     r->start_us = frs_now_us();
     *out = r;
     return FR_ERR_OK;

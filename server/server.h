@@ -226,6 +226,8 @@ typedef struct frs_req {
     size_t nparams;
     bool too_many_params;
     const char *authorization, *if_none_match, *content_type; /* borrowed, may be NULL */
+    int client_fd;              /* the connection's socket (-1 unknown), only to notice that a
+                                   long-polling client hung up (jobs: frs__client_gone) */
     char *body;                 /* owned, NUL-terminated, at most the route's cap */
     size_t body_len;
     bool body_too_large;

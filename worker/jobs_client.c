@@ -214,22 +214,26 @@ fr_err frw_api_heartbeat(frw_api *a, int64_t worker, const frw_job *job, fr_diag
     return e;
 }
 
-/* The conditions of a measurement as the server keeps them. */
-static json_t *conditions_json(const frw_conditions *c)
+/* The conditions of a measurement as the server keeps them; measured_from_ms / measured_to_ms
+ * (milliseconds since the epoch, integers so no JSON printer rounds them) bound the time the
+ * measurement lock was held, so overlaps between workers would show. */
+static json_t *conditions_json(const frw_conditions *c, double from)
 {
     char started[32];
     time_t t = (time_t)c->started_unix;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:i,s:f,s:b,s:f,s:s,s:f}", "threads", c->threads, "load1", c->load1,
-                     "lock_waited", c->lock_waited, "lock_wait_s", c->lock_wait_s, "started_at",
-                     started, "duration_s", c->duration_s);
+    return json_pack("{s:i,s:f,s:b,s:f,s:s,s:f,s:I,s:I}", "threads", c->threads, "load1",
+                     c->load1, "lock_waited", c->lock_waited, "lock_wait_s", c->lock_wait_s,
+                     "started_at", started, "duration_s", c->duration_s, "measured_from_ms",
+                     (json_int_t)(from * 1000.0), "measured_to_ms",
+                     (json_int_t)((from + c->duration_s) * 1000.0 + 0.999));
 }
 
 fr_err frw_api_report(frw_api *a, int64_t worker, const frw_job *job, int index, const char *key,
                       const frc_result *results, size_t n, const frw_conditions *cond,
-                      double seconds, fr_diag *d)
+                      double measured_from, double seconds, fr_diag *d)
 {
     json_t *list = json_array(), *body = fence(worker, job);
     bool ok = list && body;
@@ -240,7 +244,7 @@ fr_err frw_api_report(frw_api *a, int64_t worker, const frw_job *job, int index,
     }
     ok = ok && !json_object_set_new(body, "key", json_string(key)) &&
          !json_object_set_new(body, "results", list) &&
-         !json_object_set_new(body, "conditions", conditions_json(cond)) &&
+         !json_object_set_new(body, "conditions", conditions_json(cond, measured_from)) &&
          !json_object_set_new(body, "profile", json_pack("{s:f}", "seconds", seconds));
     if (!ok) {
         json_decref(body);
