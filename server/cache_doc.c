@@ -175,15 +175,8 @@ fr_err frs_cache_get(frs_req *r)
     e = frs_docs_blob(r->srv, &q, &blob, &r->diag);
     if (e != FR_ERR_OK) return e;
     snprintf(rev, sizeof rev, "%lld", (long long)blob->revision);
-    memcpy(etag, blob->etag, sizeof etag); /* the blob may be released below */
-    int fd = frs_blob_open(blob);
-    if (fd >= 0) {
-        frs_reply_file(r, 200, "application/json", fd, blob->len);
-        frs_blob_release(blob); /* the descriptor keeps the bytes */
-    } else {
-        frs_reply_data(r, 200, "application/json", blob->data, blob->len, frs_blob_release, blob);
-    }
-    frs_reply_header(r, "ETag", etag);
+    frs_reply_data(r, 200, "application/json", blob->data, blob->len, frs_blob_release, blob);
+    frs_reply_header(r, "ETag", blob->etag);
     frs_reply_header(r, "X-Fastrun-Revision", rev);
     frs_reply_header(r, "Cache-Control", "no-cache");
     frs_count(&r->srv->metrics, docs_served);

@@ -14,14 +14,10 @@
  */
 #include "server.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define MAX_CATS 256
 #define MAX_BLOBS 256
@@ -85,41 +81,8 @@ void frs_blob_release(void *p)
 {
     frs_blob *b = p;
     if (!b || atomic_fetch_sub(&b->refs, 1) != 1) return;
-    if (b->fd >= 0) close(b->fd);
     free(b->data);
     free(b);
-}
-
-int frs_blob_open(const frs_blob *b)
-{
-    if (b->fd < 0) return -1;
-    /* Reopened, not dup()ed: a dup shares the file offset, and libmicrohttpd may read through it
-     * when it cannot use sendfile. */
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", b->fd);
-    return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-/* Moves text into a sealed memfd (b->fd), or keeps it in b->data if that fails. */
-static void store_text(frs_blob *b, char *text, size_t len)
-{
-    b->fd = memfd_create("fastrun-document", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    size_t done = 0;
-    while (b->fd >= 0 && done < len) {
-        ssize_t n = write(b->fd, text + done, len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += (size_t)n;
-    }
-    if (b->fd >= 0 && done == len &&
-        fcntl(b->fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) == 0) {
-        free(text);
-        b->data = NULL;
-        return;
-    }
-    if (b->fd >= 0) close(b->fd);
-    b->fd = -1;
-    b->data = text;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -342,7 +305,7 @@ static fr_err build_blob(frs_server *s, const frs_docreq *q, frs_blob **out, fr_
         return e;
     }
     atomic_init(&b->refs, 1);
-    store_text(b, text, len);
+    b->data = text;
     b->len = len;
     b->revision = revision;
     frs_docs_etag(&actual, b->etag);

@@ -363,15 +363,13 @@ typedef struct {
     frc_doc doc;          /* exactly one category */
 } frs_catdoc;
 
-/* Bytes of a served document: canonical text, its ETag and revision. The text is in a sealed
- * memfd when the system has them (sent with sendfile, no copy through user space), else in data. */
+/* Bytes of a served document: canonical text, its ETag and revision. */
 typedef struct {
     _Atomic long refs;
     char etag[40];        /* "\"<32 hex>\"" */
     int64_t revision;     /* sum of the categories' revisions */
     size_t len;
-    int fd;               /* sealed memfd holding the text, or -1 */
-    char *data;           /* the text when fd is -1, else NULL */
+    char *data;
 } frs_blob;
 
 /* The categories and policy of a download, validated. ids sorted and distinct. */
@@ -394,9 +392,6 @@ void frs_docs_etag(const frs_docreq *q, char out[40]);
  * new reference: frs_blob_release. */
 FR_WUR fr_err frs_docs_blob(frs_server *s, const frs_docreq *q, frs_blob **out, fr_diag *d);
 void frs_blob_release(void *blob);
-/* A new read-only descriptor of b's memfd with its own file offset (the response closes it), or
- * -1 when b has no memfd. */
-int frs_blob_open(const frs_blob *b);
 /* The category document at revision >= min_revision. New reference: frs_catdoc_release. */
 FR_WUR fr_err frs_docs_category(frs_server *s, const char *id, int64_t min_revision,
                                 frs_catdoc **out, fr_diag *d);
