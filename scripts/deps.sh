@@ -17,6 +17,8 @@ fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # NodeSource's nodejs bundles npm and conflicts with Debian's npm package: a working npm will do.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
