@@ -1,14 +1,15 @@
 /*
  * daemon.c - the fastrun-worker program: profiles jobs for fastrun-server.
  *
- *   fastrun-worker --server URL [--token T] [--pool NAME] [--threads N] [--name NAME]
- *                  [--claim-wait S]
+ *   fastrun-worker --server URL [--token T | --token-file FILE] [--pool NAME] [--threads N]
+ *                  [--name NAME] [--claim-wait S]
  *
  * It computes this machine's category (the same fingerprint as `fastrun info`, at --threads),
  * registers with its name, host and pool, then claims jobs for its pool or its exact category
  * with a long-poll (no busy loop: the server answers as soon as a job is there, or after S
- * seconds with nothing), and runs each (daemon_job.c). The token comes from --token or
- * $FASTRUN_TOKEN; prefer the environment, which `ps` does not show.
+ * seconds with nothing), and runs each (daemon_job.c). The token comes from --token-file (a
+ * container secret), --token, or $FASTRUN_TOKEN; prefer a file or the environment, which `ps`
+ * does not show.
  *
  * SIGTERM or SIGINT: the operator being measured is finished and uploaded, the job handed back
  * (release: not a failed attempt, another worker continues at once), the worker signs off, and
@@ -30,10 +31,11 @@
 #define RETRY_MAX_S 10
 
 static const char usage[] =
-    "usage: fastrun-worker --server URL [--token T] [--pool NAME] [--threads N] [--name NAME]\n"
-    "                      [--claim-wait S]\n"
+    "usage: fastrun-worker --server URL [--token T | --token-file FILE] [--pool NAME]\n"
+    "                      [--threads N] [--name NAME] [--claim-wait S]\n"
     "  --server URL      fastrun-server, e.g. http://127.0.0.1:8080\n"
     "  --token T         a worker token (default: $FASTRUN_TOKEN, which ps does not show)\n"
+    "  --token-file FILE read the token from FILE (e.g. a container secret)\n"
     "  --pool NAME       the pool whose jobs this worker takes (default: default)\n"
     "  --threads N       threads for every algorithm (part of the category)\n"
     "  --name NAME       this worker's name (default: HOST-PID)\n"
@@ -64,16 +66,32 @@ static bool parse_int(const char *opt, const char *s, long lo, long hi, long *ou
     return true;
 }
 
+/* The first line of path into out. */
+static bool read_token(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(out, (int)len, f)) {
+        fprintf(stderr, "fastrun-worker: --token-file %s: %s\n", path,
+                f ? "empty" : strerror(errno));
+        if (f) fclose(f);
+        return false;
+    }
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return true;
+}
+
 /* Returns -1 to go on, or an exit status. */
 static int parse(int argc, char **argv, frw_daemon *dm)
 {
-    enum { SERVER = 256, TOKEN, POOL, THREADS, NAME, WAIT, HELP };
+    enum { SERVER = 256, TOKEN, TOKEN_FILE, POOL, THREADS, NAME, WAIT, HELP };
     static const struct option opts[] = {
         {"server", required_argument, NULL, SERVER}, {"token", required_argument, NULL, TOKEN},
+        {"token-file", required_argument, NULL, TOKEN_FILE},
         {"pool", required_argument, NULL, POOL}, {"threads", required_argument, NULL, THREADS},
         {"name", required_argument, NULL, NAME}, {"claim-wait", required_argument, NULL, WAIT},
         {"help", no_argument, NULL, HELP}, {NULL, 0, NULL, 0}};
-    const char *token = getenv("FASTRUN_TOKEN");
+    const char *token = getenv("FASTRUN_TOKEN"), *token_file = NULL;
     long v;
     int c;
     dm->pool = "default";
@@ -82,6 +100,7 @@ static int parse(int argc, char **argv, frw_daemon *dm)
         switch (c) {
         case SERVER: dm->server = optarg; break;
         case TOKEN: token = optarg; break;
+        case TOKEN_FILE: token_file = optarg; break;
         case POOL: dm->pool = optarg; break;
         case THREADS:
             if (!parse_int("--threads", optarg, 1, FRC_MAX_THREADS, &v)) return 2;
@@ -102,6 +121,7 @@ static int parse(int argc, char **argv, frw_daemon *dm)
         return 2;
     }
     snprintf(dm->token, sizeof dm->token, "%s", token ? token : "");
+    if (token_file && !read_token(token_file, dm->token, sizeof dm->token)) return 2;
     if (gethostname(dm->host, sizeof dm->host - 1) != 0 || !dm->host[0])
         snprintf(dm->host, sizeof dm->host, "unknown-host");
     if (!dm->name[0]) snprintf(dm->name, sizeof dm->name, "%.100s-%d", dm->host, (int)getpid());
