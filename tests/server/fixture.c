@@ -116,7 +116,7 @@ char *fx_upload(const char *host, const char *time, json_t *fp, const char *cons
             json_array_append_new(rs, result_json(&results[i]));
         json_array_append_new(entries, json_pack("{s:s,s:o}", "key", keys[k], "results", rs));
     }
-    json_t *body = json_pack("{s:{s:s,s:s,s:s},s:O,s:o}", "provenance", "source", "user", "host",
+    json_t *body = json_pack("{s:{s:s,s:s,s:s},s:o,s:o}", "provenance", "source", "user", "host",
                              host, "time", time, "fingerprint", fp, "entries", entries);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);

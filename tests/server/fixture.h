@@ -43,7 +43,8 @@ typedef struct {
 /* A fingerprint that no real machine has (cpu names the test), as JSON (new reference). */
 json_t *fx_fingerprint(const char *cpu);
 /* {"provenance": {...host, time...}, "fingerprint": fp, "entries": [{key, results}]} as text
- * (caller frees); one entry per key, each with the same results. */
+ * (caller frees); one entry per key, each with the same results. Takes the reference to fp.
+ */
 char *fx_upload(const char *host, const char *time, json_t *fp, const char *const *keys,
                 const fx_result *results, size_t nresults);
 /* Canonical key of a matmul, as the worker computes it. */
