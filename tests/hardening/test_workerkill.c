@@ -4,6 +4,10 @@
  * duplicated), and no operator is profiled again after its upload landed (each operator's
  * "profiled and uploaded" line appears at most once over all the workers' logs).
  *
+ * postgres_stop_leaves_no_job_running: PostgreSQL stopped for 4 s while workers profile two jobs,
+ * then started again: both jobs complete, with every operator reported once, and no job or
+ * attempt is left "running".
+ *
  * Kills: $FASTRUN_HARDENING_KILLS (default 4 in the test suite; scripts/reliability.sh runs 20).
  * Built on the jobs tests' fixture (tests/jobs/jobs_fx.c: server with 3 s leases, tokens, job
  * requests); the workers are started here, since each kill brings a new one.
@@ -162,4 +166,58 @@ Test(workerkill, killed_again_and_again_across_jobs)
     cr_log_info("workerkill: %d SIGKILLs mid-job across %d jobs of %d operators, %ld attempts, "
                 "every job done, every operator reported once, none profiled after it landed, "
                 "%.0f s", kills, njobs, OPS, attempts, now_s() - t0);
+}
+
+Test(workerkill, postgres_stop_leaves_no_job_running)
+{
+    /* As jfx_start, on a cluster of this test's own (the shared one keeps running). */
+    static frt_pg pg;
+    memset(&f, 0, sizeof f);
+    cr_assert_eq(frt_pg_create(&pg), 0);
+    frt_pg_conninfo(&pg, NULL, f.conninfo, sizeof f.conninfo);
+    cr_assert_eq(frt_tempdir(f.dir, sizeof f.dir), 0);
+    setenv("FASTRUN_MEASURE_LOCK", jfx_path(&f, "measure.lock"), 1);
+    cr_assert_eq(frt_token(f.conninfo, "submitter", "ci", f.submitter, sizeof f.submitter), 0);
+    cr_assert_eq(frt_token(f.conninfo, "worker", "workers", f.worker, sizeof f.worker), 0);
+    const char *args[] = {"--lease-seconds", JFX_LEASE, "--db-wait-ms", "500", NULL};
+    cr_assert_eq(frt_server_start(&f.srv, f.conninfo, args), 0);
+    start_worker();
+    start_worker();
+    long ids[2] = {submit(0), submit(1)};
+    bool all_done;
+    double t0 = now_s();
+    while (mid_job_worker(ids, 2, &all_done) < 0) {
+        cr_assert(!all_done, "both jobs finished before PostgreSQL could be stopped");
+        cr_assert_lt(now_s() - t0, 120, "no job got going");
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(frt_pg_stop(&pg), 0);
+    struct timespec down = {4, 0};
+    nanosleep(&down, NULL);
+    cr_assert_eq(frt_pg_start(&pg), 0);
+    for (int j = 0; j < 2; j++) {
+        bool ok;
+        json_t *job = jfx_until(&f, ids[j], jfx_state_is, "done", 240, &ok);
+        cr_assert(ok, "job %ld did not complete after PostgreSQL came back: %s %s", ids[j],
+                  jfx_str(job, "state"), jfx_str(job, "note"));
+        size_t i;
+        json_t *op;
+        json_array_foreach(json_object_get(job, "operators"), i, op)
+            cr_assert_eq(jfx_int(op, "reports"), 1, "job %ld operator %zu", ids[j], i);
+        json_decref(job);
+    }
+    char v[64];
+    cr_assert_eq(frt_pg_sql(f.conninfo, "SELECT (SELECT count(*) FROM jobs WHERE state = "
+                            "'running') || '/' || (SELECT count(*) FROM job_attempts WHERE "
+                            "outcome = 'running')", v, sizeof v), 0);
+    cr_assert_str_eq(v, "0/0", "jobs / attempts still running");
+    cr_log_info("postgres_stop_leaves_no_job_running: PostgreSQL down 4 s mid-job; 2 jobs done "
+                "%.0f s after the start, every operator reported once, nothing left running",
+                now_s() - t0);
+    for (int i = 0; i < nworkers; i++)
+        if (procs[i].pid > 0) frt_stop(&procs[i], SIGKILL, true, 2000);
+    nworkers = 0;
+    jfx_stop(&f);
+    frt_pg_destroy(&pg);
 }
