@@ -10,6 +10,7 @@ PACKAGES=(
   libopenblas-openmp-dev libcriterion-dev
   postgresql curl
   chromium nodejs npm
+  clang libclang-rt-14-dev  # the fuzz build (fuzz/: libFuzzer's runtime is in libclang-rt)
 )
 if [ "${FASTRUN_BENCH_DEPS:-0}" = 1 ]; then
   PACKAGES+=(libdnnl-dev wrk nginx-light hyperfine)
