@@ -178,7 +178,7 @@ static fr_err put_key(frc_category *cat, PGresult *res, int first, int end, cons
 static fr_err load_category(frs_conn *c, const char *id, frs_catdoc *cd, fr_diag *d)
 {
     const char *params[] = {id};
-    PGresult *head = NULL, *rows = NULL;
+    PGresult *head = NULL, *rows = NULL, *picks = NULL;
     frc_fingerprint fp = {0};
     frc_category *cat;
     fr_err e = frs_db_begin(c, true, d);
@@ -186,6 +186,7 @@ static fr_err load_category(frs_conn *c, const char *id, frs_catdoc *cd, fr_diag
     if (e == FR_ERR_OK && PQntuples(head) != 1)
         e = fr_diag_set(d, FR_ERR_NOT_FOUND, "category %s: no results uploaded yet", id);
     if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_category_profiles, 1, params, &rows, d);
+    if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_category_heuristics, 1, params, &picks, d);
     if (e == FR_ERR_OK) e = frs_db_commit(c, d);
     if (e == FR_ERR_OK) {
         json_t *j = json_loads(PQgetvalue(head, 0, 0), 0, NULL);
@@ -203,9 +204,15 @@ static fr_err load_category(frs_conn *c, const char *id, frs_catdoc *cd, fr_diag
         e = put_key(cat, rows, first, i, id, d);
         first = i;
     }
+    /* A pick for a key with no profile (none stored yet) has no entry to go with. */
+    for (int i = 0; e == FR_ERR_OK && picks && i < PQntuples(picks); i++) {
+        frc_entry *ent = frc_category_find(cat, PQgetvalue(picks, i, 0));
+        if (ent) e = frc_entry_set_heuristic(ent, PQgetvalue(picks, i, 1));
+    }
     frc_fingerprint_cleanup(&fp);
     PQclear(head);
     PQclear(rows);
+    PQclear(picks);
     return e;
 }
 

@@ -31,6 +31,7 @@ typedef struct {
     const char *key;
     frc_result results[FRC_MAX_RESULTS_PER_ENTRY];
     size_t nresults;
+    const char *heuristic; /* the heuristic's pick, NULL if not reported (borrowed) */
     char *conditions; /* owned JSON text, or NULL */
     long long candidates, failed;
     double seconds;
@@ -56,10 +57,15 @@ static fr_err parse_report(frs_req *r, report *rp)
     json_t *v;
     json_object_foreach(body, k, v) {
         if (strcmp(k, "worker_id") && strcmp(k, "attempt") && strcmp(k, "key") &&
-            strcmp(k, "results") && strcmp(k, "conditions") && strcmp(k, "profile"))
+            strcmp(k, "results") && strcmp(k, "conditions") && strcmp(k, "profile") &&
+            strcmp(k, "heuristic"))
             return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "%.64s: unknown field", k);
     }
     const json_t *key = json_object_get(body, "key"), *res = json_object_get(body, "results");
+    const json_t *pick = json_object_get(body, "heuristic");
+    if (pick && !json_is_string(pick))
+        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "heuristic: expected an algorithm name");
+    rp->heuristic = pick ? json_string_value(pick) : NULL; /* borrowed from the body */
     const json_t *cond = json_object_get(body, "conditions"), *prof = json_object_get(body, "profile");
     if (!json_is_string(key) || json_string_length(key) >= FR_MAX_KEY_LEN)
         return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "key: expected the operator's key");
@@ -105,6 +111,10 @@ static fr_err report_doc(frs_req *r, const report *rp, const frs__worker *w, frc
     if (e == FR_ERR_OK) e = frc_doc_category(doc, &fp, &cat);
     frc_fingerprint_cleanup(&fp);
     if (e == FR_ERR_OK) e = frc_category_put(cat, rp->key, rp->results, rp->nresults);
+    if (e == FR_ERR_OK && rp->heuristic &&
+        frc_entry_set_heuristic(frc_category_find(cat, rp->key), rp->heuristic))
+        e = fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "heuristic: '%.64s' is not an algorithm "
+                        "name", rp->heuristic);
     return e;
 }
 

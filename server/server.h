@@ -102,7 +102,8 @@ const frs_embedded *frs_embedded_find(const char *path);
     X(token_insert) X(token_lookup) X(tokens_list) X(token_revoke)                                 \
     X(categories_list) X(category_revisions) X(category_get) X(category_profiles)                  \
     X(upload_insert) X(upload_find) X(upload_count) X(category_ensure) X(category_lock)            \
-    X(report_insert) X(reports_of_profile) X(profile_upsert) X(category_bump)                     \
+    X(report_insert) X(reports_of_profile) X(profile_upsert) X(category_bump)                    \
+    X(heuristic_upsert) X(category_heuristics)                     \
     /* jobs.sql, workers.sql (jobs and workers: jobs.c, claim.c, lease.c, job_*.c) */            \
     X(job_insert) X(job_operators_insert) X(job_operators_cache) X(job_progress) X(job_get)       \
     X(job_state) X(jobs_list) X(job_operators_list) X(job_attempts_list) X(job_categories)        \

@@ -114,7 +114,7 @@ static fr_err store_category(frs_conn *c, const char *upload_id, const char *pro
     const char *lock[] = {cat->id};
     if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_category_lock, 1, lock, NULL, d);
 
-    size_t added = 0;
+    size_t added = 0, changed = 0; /* new reports; new or changed heuristic picks */
     for (size_t k = 0; e == FR_ERR_OK && k < cat->nentries; k++) {
         const frc_entry *en = &cat->entries[k];
         for (size_t i = 0; e == FR_ERR_OK && i < en->nresults; i++) {
@@ -144,8 +144,15 @@ static fr_err store_category(frs_conn *c, const char *upload_id, const char *pro
             free(text);
             out->received++;
         }
+        if (e == FR_ERR_OK && en->heuristic) {
+            const char *hp[] = {cat->id, en->key, en->heuristic};
+            PGresult *hres;
+            e = frs_db_exec(c, FRS_Q_heuristic_upsert, 3, hp, &hres, d);
+            if (e == FR_ERR_OK) changed += PQntuples(hres) == 1;
+            PQclear(hres);
+        }
     }
-    if (e != FR_ERR_OK || added == 0) return e;
+    if (e != FR_ERR_OK || (added == 0 && changed == 0)) return e;
 
     char nadded[24];
     snprintf(nadded, sizeof nadded, "%zu", added);

@@ -113,7 +113,7 @@ static fr_err report(frw_daemon *dm, heartbeat *hb, const frw_job *job, int inde
     fr_err e = FR_ERR_UNAVAILABLE;
     for (int i = 0; i < REPORT_TRIES && e == FR_ERR_UNAVAILABLE && !atomic_load(&hb->lost); i++) {
         if (i) sleep(1);
-        e = frw_api_report(&dm->api, dm->id, job, index, key, res, n, &log->cond,
+        e = frw_api_report(&dm->api, dm->id, job, index, key, res, n, log->heuristic, &log->cond,
                            wall_before + log->cond.lock_wait_s, log->total_s, d);
     }
     return e;

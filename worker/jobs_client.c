@@ -232,8 +232,9 @@ static json_t *conditions_json(const frw_conditions *c, double from)
 }
 
 fr_err frw_api_report(frw_api *a, int64_t worker, const frw_job *job, int index, const char *key,
-                      const frc_result *results, size_t n, const frw_conditions *cond,
-                      double measured_from, double seconds, fr_diag *d)
+                      const frc_result *results, size_t n, const char *heuristic,
+                      const frw_conditions *cond, double measured_from, double seconds,
+                      fr_diag *d)
 {
     json_t *list = json_array(), *body = fence(worker, job);
     bool ok = list && body;
@@ -245,7 +246,8 @@ fr_err frw_api_report(frw_api *a, int64_t worker, const frw_job *job, int index,
     ok = ok && !json_object_set_new(body, "key", json_string(key)) &&
          !json_object_set_new(body, "results", list) &&
          !json_object_set_new(body, "conditions", conditions_json(cond, measured_from)) &&
-         !json_object_set_new(body, "profile", json_pack("{s:f}", "seconds", seconds));
+         !json_object_set_new(body, "profile", json_pack("{s:f}", "seconds", seconds)) &&
+         (!heuristic || !json_object_set_new(body, "heuristic", json_string(heuristic)));
     if (!ok) {
         json_decref(body);
         return fr_diag_set(d, FR_ERR_NOMEM, "building the report");

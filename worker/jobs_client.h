@@ -61,11 +61,12 @@ void frw_job_cleanup(frw_job *job);
 /* POST /v1/jobs/{id}/heartbeat. */
 FR_WUR fr_err frw_api_heartbeat(frw_api *a, int64_t worker, const frw_job *job, fr_diag *d);
 /* POST /v1/jobs/{id}/operators/{index}: results (n, ranked) measured under cond, holding the
- * measurement lock from measured_from (seconds since the epoch) for cond->duration_s. */
+ * measurement lock from measured_from (seconds since the epoch) for cond->duration_s, with the
+ * heuristic's pick for the key (NULL: not sent). */
 FR_WUR fr_err frw_api_report(frw_api *a, int64_t worker, const frw_job *job, int index,
                              const char *key, const frc_result *results, size_t n,
-                             const frw_conditions *cond, double measured_from, double seconds,
-                             fr_diag *d);
+                             const char *heuristic, const frw_conditions *cond,
+                             double measured_from, double seconds, fr_diag *d);
 /* POST /v1/jobs/{id}/complete | release | fail, with a reason for release (may be NULL) and
  * fail. */
 FR_WUR fr_err frw_api_finish(frw_api *a, int64_t worker, const frw_job *job, const char *verb,

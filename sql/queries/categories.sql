@@ -19,3 +19,7 @@ SELECT fingerprint::text, revision FROM categories WHERE id = $1;
 -- name: category_profiles
 -- Building a category's document: its merged results in key order (profiles_pkey).
 SELECT key, result::text FROM profiles WHERE category_id = $1 ORDER BY key, algorithm;
+
+-- name: category_heuristics
+-- Building a category's document: the heuristic's pick per key (heuristics_pkey).
+SELECT key, algorithm FROM heuristics WHERE category_id = $1 ORDER BY key;

@@ -49,3 +49,11 @@ SET revision = revision + 1, updated_at = now(), nreports = nreports + $2::bigin
     nresults = (SELECT count(*) FROM profiles WHERE category_id = $1)
 WHERE id = $1
 RETURNING revision;
+
+-- name: heuristic_upsert
+-- $1 category, $2 key, $3 algorithm. A row back means the pick is new or changed (the category's
+-- revision must then move); the same pick again returns nothing.
+INSERT INTO heuristics (category_id, key, algorithm) VALUES ($1, $2, $3)
+ON CONFLICT (category_id, key) DO UPDATE SET algorithm = EXCLUDED.algorithm, updated_at = now()
+WHERE heuristics.algorithm <> EXCLUDED.algorithm
+RETURNING key;
