@@ -1,11 +1,13 @@
 /*
- * main.c - `bench-kernels MODEL.json... [--threads 1,2] [--min-time-ms 200] [--json | --markdown]`:
+ * main.c - `bench-kernels MODEL.json... [--threads 1,2] [--min-time-ms 200] [--json | --markdown]
+ *          [--json-file PATH]`:
  * for every operator of every model, at each thread count, fastrun's tuned pick against the im2col
  * + OpenBLAS baseline and oneDNN (plain and blocked layouts), all in the same run on the same
  * operands (kbench.h says how each is measured). Prints the environment the figures belong to
  * (CPU, BLAS core and what happened to OPENBLAS_CORETYPE, oneDNN version and ISA, the timing
  * rule), then one table per model and thread count (--markdown: as markdown tables, for
- * BENCHMARKS.md), or one JSON document with --json.
+ * BENCHMARKS.md), or one JSON document with --json; --json-file also writes that document to
+ * PATH next to the table.
  *
  * Like every fastrun program it first drops an inherited OPENBLAS_CORETYPE by re-executing
  * itself (frw_blas_env_apply, worker/blas_env.c), so OpenBLAS and therefore the baseline and the
@@ -29,6 +31,7 @@ typedef struct {
     int nthreads;
     kb_timing timing;
     bool json, markdown;
+    const char *json_path; /* --json-file, NULL if not given */
 } options;
 
 static int usage(const char *fmt, const char *arg)
@@ -36,7 +39,7 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr, "bench-kernels: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: bench-kernels MODEL.json... [--threads 1,2] [--min-time-ms 200] "
-                    "[--json | --markdown]\n");
+                    "[--json | --markdown] [--json-file PATH]\n");
     return 2;
 }
 
@@ -172,7 +175,11 @@ static int bench(char **paths, int npaths, const options *o)
     json_t *env = NULL, *runs = json_array();
     environment(blas_note, sizeof blas_note, &env);
     if (!env || !runs) return fprintf(stderr, "bench-kernels: out of memory\n"), 1;
-    if (!o->json) print_environment(o, env, stdout);
+    if (!o->json) {
+        if (o->markdown) printf("```text\n");
+        print_environment(o, env, stdout);
+        if (o->markdown) printf("```\n");
+    }
     fr_diag d = {{0}};
     kb_dnnl *k = NULL;
     double *samples = malloc((size_t)o->timing.max_samples * sizeof *samples);
@@ -183,21 +190,25 @@ static int bench(char **paths, int npaths, const options *o)
         for (int t = 0; !e && t < o->nthreads; t++) {
             kb_run r;
             e = run_model(k, &m, o->threads[t], o, samples, &r, &d);
-            if (!e && o->json) json_array_append_new(runs, kb_report_json(&r));
+            if (!e) json_array_append_new(runs, kb_report_json(&r));
             if (!e && !o->json) kb_report_table(&r, o->markdown, stdout);
             fflush(stdout);
             free(r.ops);
         }
         fr_model_cleanup(&m);
     }
-    if (!e && o->json) {
+    if (!e && (o->json || o->json_path)) {
         json_t *root = json_pack("{s:s, s:o, s:{s:f, s:i, s:i, s:f}, s:o}", "tool", "bench-kernels",
                                  "environment", env, "timing", "min_ms", o->timing.min_ms,
                                  "min_samples", o->timing.min_samples, "max_samples",
                                  o->timing.max_samples, "max_ms", o->timing.max_ms, "runs", runs);
         env = runs = NULL; /* taken by root */
-        json_dumpf(root, stdout, JSON_INDENT(1));
-        fputc('\n', stdout);
+        if (o->json) {
+            json_dumpf(root, stdout, JSON_INDENT(1));
+            fputc('\n', stdout);
+        }
+        if (o->json_path && json_dump_file(root, o->json_path, JSON_INDENT(1)) != 0)
+            e = fr_diag_set(&d, FR_ERR_IO, "cannot write %s", o->json_path);
         json_decref(root);
     }
     json_decref(env);
@@ -212,9 +223,13 @@ int main(int argc, char **argv)
 {
     frw_blas_env_apply(argv);
     static const struct option longopts[] = {
-        {"threads", required_argument, NULL, 't'}, {"min-time-ms", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'},          {"markdown", no_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"threads", required_argument, NULL, 't'},
+        {"min-time-ms", required_argument, NULL, 'm'},
+        {"json", no_argument, NULL, 'j'},
+        {"markdown", no_argument, NULL, 'M'},
+        {"json-file", required_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     options o = {.threads = {1, 2},
                  .nthreads = 2,
@@ -234,6 +249,9 @@ int main(int argc, char **argv)
             break;
         case 'j':
             o.json = true;
+            break;
+        case 'J':
+            o.json_path = optarg;
             break;
         case 'M':
             o.markdown = true;

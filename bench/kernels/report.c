@@ -226,23 +226,23 @@ static void print_classes(const kb_run *r, bool md, FILE *f)
     }
 }
 
-static void print_failures(const kb_run *r, FILE *f)
+static void print_failures(const kb_run *r, bool md, FILE *f)
 {
     bool any = false;
     for (size_t i = 0; i < r->model->nops; i++) {
         const kb_op_result *o = &r->ops[i];
         for (size_t j = 0; j < o->fr.ncand; j++) {
             if (!o->fr.cand[j].failure[0]) continue;
-            if (!any) fprintf(f, "\nleft out:\n");
+            if (!any) fprintf(f, "\nleft out:\n%s", md ? "\n" : "");
             any = true;
-            fprintf(f, "  %s: %s: %s\n", o->mop->name, o->fr.cand[j].algo->name,
+            fprintf(f, "%s%s: %s: %s\n", md ? "- " : "  ", o->mop->name, o->fr.cand[j].algo->name,
                     o->fr.cand[j].failure);
         }
         for (int l = 0; l < KB_NLAYOUTS; l++) {
             if (!o->dnnl[l].failure[0]) continue;
-            if (!any) fprintf(f, "\nleft out:\n");
+            if (!any) fprintf(f, "\nleft out:\n%s", md ? "\n" : "");
             any = true;
-            fprintf(f, "  %s: oneDNN %s: %s\n", o->mop->name, kb_layout_name(l),
+            fprintf(f, "%s%s: oneDNN %s: %s\n", md ? "- " : "  ", o->mop->name, kb_layout_name(l),
                     o->dnnl[l].failure);
         }
     }
@@ -266,7 +266,7 @@ void kb_report_table(const kb_run *r, bool markdown, FILE *f)
                 ? ""
                 : " (incomplete: some operator lacks a figure, see 'left out')");
     print_classes(r, markdown, f);
-    print_failures(r, f);
+    print_failures(r, markdown, f);
     fprintf(f, "\nload average (1 min): %.2f before, %.2f after; %.1f s for this run\n",
             r->load_before, r->load_after, r->wall_s);
 }
