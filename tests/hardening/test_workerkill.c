@@ -79,6 +79,8 @@ static int mid_job_worker(const long *ids, int njobs, bool *all_done)
         const char *state = jfx_str(job, "state");
         long long done = jfx_int(job, "progress.done"), total = jfx_int(job, "progress.total");
         if (strcmp(state, "done") != 0) *all_done = false;
+        cr_assert(strcmp(state, "failed") && strcmp(state, "cancelled"), "job %ld %s: %s %s",
+                  ids[j], state, jfx_str(job, "error"), jfx_str(job, "note"));
         int found = -1;
         if (!strcmp(state, "running") && done >= 1 && done < total)
             for (int i = 0; i < nworkers && found < 0; i++)
@@ -163,6 +165,17 @@ Test(workerkill, killed_again_and_again_across_jobs)
                           k, seen);
         }
     }
+    /* No secret in the logs: neither the workers' token nor anyone else's. */
+    for (int w = 0; w < nworkers; w++) {
+        char *log = frt_read_file(logs[w], NULL);
+        cr_assert(!log || (!strstr(log, f.worker) && !strstr(log, f.submitter)),
+                  "a token in %s", logs[w]);
+        free(log);
+    }
+    char *slog = frt_read_file(f.srv.log, NULL);
+    cr_assert(!slog || (!strstr(slog, f.worker) && !strstr(slog, f.submitter)),
+              "a token in the server log");
+    free(slog);
     cr_log_info("workerkill: %d SIGKILLs mid-job across %d jobs of %d operators, %ld attempts, "
                 "every job done, every operator reported once, none profiled after it landed, "
                 "%.0f s", kills, njobs, OPS, attempts, now_s() - t0);
