@@ -17,8 +17,8 @@
 static void check_op(const fr_model_op *mop)
 {
     fr_diag d = {{0}};
-    FZ_REQUIRE(fr_op_validate(&mop->op, &d) == FR_ERR_OK,
-               "operator '%s' accepted but invalid: %s", mop->name, d.msg);
+    FZ_REQUIRE(fr_op_validate(&mop->op, &d) == FR_ERR_OK, "operator '%s' accepted but invalid: %s",
+               mop->name, d.msg);
     for (int wp = 0; wp < 2; wp++) {
         char key[FR_MAX_KEY_LEN], desc[256];
         fr_op back;

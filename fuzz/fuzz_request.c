@@ -135,7 +135,8 @@ static void check_match(const frs_req *req, const char *method, const char *path
     const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
     FZ_REQUIRE(strcmp(rt->method, m) == 0, "%s %s matched a %s route", method, path, rt->method);
     size_t holes = 0;
-    for (const char *p = rt->pattern; (p = strchr(p, '{')); p++) holes++;
+    for (const char *p = rt->pattern; (p = strchr(p, '{')); p++)
+        holes++;
     for (size_t i = 0; i < FRS_MAX_PATH_PARAMS; i++) {
         const char *v = req->path_params[i];
         FZ_REQUIRE((i < holes) == (v != NULL), "%s: path parameter %zu set wrongly", path, i);
@@ -205,8 +206,7 @@ static void dispatch(frs_req *req, const char *body, size_t body_len, bool as_ad
     if (e == FR_ERR_OK) e = rt->handler(req);
     if (e == FR_ERR_OK && req->status == 0) e = FR_ERR_INTERNAL;
     check_answer(req, e, as_admin ? "handler" : "dispatcher");
-    if (e == FR_ERR_OK)
-        frs_metrics_request(&srv.metrics, req->route_index, req->status, 1);
+    if (e == FR_ERR_OK) frs_metrics_request(&srv.metrics, req->route_index, req->status, 1);
 }
 
 static void run_once(char *line, const char *auth, const char *ctype, const char *body,

@@ -22,8 +22,10 @@ static int api_token(hx *h, const char *role, char *out, size_t len, long long *
     json_t *j = r.status == 201 && r.body ? json_loads(r.body, 0, NULL) : NULL;
     const char *t = json_string_value(json_object_get(j, "token"));
     int rc = t ? 0 : -1;
-    if (t) snprintf(out, len, "%s", t);
-    else fprintf(stderr, "hx: POST /v1/tokens (%s): %ld %s\n", role, r.status, r.body);
+    if (t)
+        snprintf(out, len, "%s", t);
+    else
+        fprintf(stderr, "hx: POST /v1/tokens (%s): %ld %s\n", role, r.status, r.body);
     if (id) *id = (long long)json_integer_value(json_object_get(j, "id"));
     json_decref(j);
     frt_resp_free(&r);
@@ -57,8 +59,8 @@ void hx_stop(hx *h)
     frt_server_stop(&h->srv);
 }
 
-frt_resp hx_req(hx *h, const char *method, const char *path, const char *token,
-                const char *body, size_t len)
+frt_resp hx_req(hx *h, const char *method, const char *path, const char *token, const char *body,
+                size_t len)
 {
     char url[8192], auth[4200];
     const char *headers[3] = {NULL, NULL, NULL};
@@ -80,8 +82,8 @@ const char *hx_error_code(const char *body)
     json_t *j = body ? json_loads(body, 0, NULL) : NULL;
     json_t *e = json_object_get(j, "error");
     const char *c = json_string_value(json_object_get(e, "code"));
-    bool shape = json_is_object(j) && json_object_size(j) == 1 && json_object_size(e) == 3 &&
-                 c && json_is_string(json_object_get(e, "message")) &&
+    bool shape = json_is_object(j) && json_object_size(j) == 1 && json_object_size(e) == 3 && c &&
+                 json_is_string(json_object_get(e, "message")) &&
                  json_is_string(json_object_get(e, "detail"));
     snprintf(code, sizeof code, "%s", shape ? c : "");
     json_decref(j);

@@ -28,8 +28,8 @@ void hx_stop(hx *h);
 
 /* A request with an optional bearer token (the whole header value is "Bearer <token>") and an
  * optional JSON body. */
-frt_resp hx_req(hx *h, const char *method, const char *path, const char *token,
-                const char *body, size_t len);
+frt_resp hx_req(hx *h, const char *method, const char *path, const char *token, const char *body,
+                size_t len);
 /* The "error"."code" of an error body, or "" when the body is not the error shape
  * {"error":{"code":s,"message":s,"detail":s}} (static buffer). */
 const char *hx_error_code(const char *body);

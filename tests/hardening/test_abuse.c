@@ -37,8 +37,8 @@ static void setup(void)
     cr_assert(f);
     fputs("SECRET-OUTSIDE-WEB\n", f);
     fclose(f);
-    const char *extra[] = {"--max-body", "65536", "--connection-timeout", "2", "--web", webdir,
-                           NULL};
+    const char *extra[] = {"--max-body", "65536", "--connection-timeout", "2", "--web",
+                           webdir,       NULL};
     cr_assert_eq(hx_start(&h, extra), 0, "server did not start");
     hx_snapshot(&h, before, sizeof before);
 }
@@ -66,8 +66,8 @@ static void expect(const char *method, const char *path, const char *token, cons
                    size_t len, long status, const char *code)
 {
     frt_resp r = hx_req(&h, method, path, token, body, len);
-    cr_assert_eq(r.status, status, "%s %.80s [%.80s] -> %ld %.300s", method, path,
-                 body ? body : "", r.status, r.body);
+    cr_assert_eq(r.status, status, "%s %.80s [%.80s] -> %ld %.300s", method, path, body ? body : "",
+                 r.status, r.body);
     cr_assert_str_eq(hx_error_code(r.body), code, "%s %.80s -> %.300s", method, path, r.body);
     frt_resp_free(&r);
 }
@@ -116,8 +116,10 @@ static char *upload_with(const char *fpx, const char *result)
     size_t n = strlen(result) + 1024;
     char *b = malloc(n);
     cr_assert(b);
-    snprintf(b, n, "{\"provenance\":%s,\"fingerprint\":%s,\"entries\":[{\"key\":\"%s\","
-                   "\"results\":[%s]}]}", prov, fpx ? fpx : fp, key, result);
+    snprintf(b, n,
+             "{\"provenance\":%s,\"fingerprint\":%s,\"entries\":[{\"key\":\"%s\","
+             "\"results\":[%s]}]}",
+             prov, fpx ? fpx : fp, key, result);
     return b;
 }
 
@@ -133,9 +135,11 @@ Test(abuse, oversized_bodies)
     size_t n = 0, cap = 200000;
     char *req = malloc(cap);
     cr_assert(req);
-    n += (size_t)snprintf(req, cap, "POST /v1/results HTTP/1.1\r\nHost: x\r\nAuthorization: "
+    n += (size_t)snprintf(req, cap,
+                          "POST /v1/results HTTP/1.1\r\nHost: x\r\nAuthorization: "
                           "Bearer %s\r\nContent-Type: application/json\r\nTransfer-Encoding: "
-                          "chunked\r\nConnection: close\r\n\r\n", h.submitter);
+                          "chunked\r\nConnection: close\r\n\r\n",
+                          h.submitter);
     for (int i = 0; i < 20; i++) {
         n += (size_t)snprintf(req + n, cap - n, "1000\r\n");
         memset(req + n, ' ', 4096);
@@ -156,8 +160,10 @@ Test(abuse, oversized_headers)
     size_t cap = 101000, n;
     char *req = malloc(cap);
     cr_assert(req);
-    n = (size_t)snprintf(req, cap, "GET /v1/categories HTTP/1.1\r\nHost: x\r\nX-Junk: %s\r\n"
-                         "Connection: close\r\n\r\n", junk);
+    n = (size_t)snprintf(req, cap,
+                         "GET /v1/categories HTTP/1.1\r\nHost: x\r\nX-Junk: %s\r\n"
+                         "Connection: close\r\n\r\n",
+                         junk);
     hx_raw_resp r;
     cr_assert_eq(hx_raw(&h, req, n, 5000, &r), 0);
     cr_assert(r.status == 431 || r.status == 413, "100 KB header -> %d", r.status);
@@ -189,8 +195,9 @@ Test(abuse, slow_and_unfinished_requests)
         fds[i] = hx_connect(&h);
         cr_assert(fds[i] >= 0);
         char req[256];
-        int len = i % 2 ? snprintf(req, sizeof req, "POST /v1/results HTTP/1.1\r\nHost: x\r\n"
-                                                    "Content-Length: 1000\r\n\r\n{")
+        int len = i % 2 ? snprintf(req, sizeof req,
+                                   "POST /v1/results HTTP/1.1\r\nHost: x\r\n"
+                                   "Content-Length: 1000\r\n\r\n{")
                         : snprintf(req, sizeof req, "GET /v1/categories HTTP/1.1\r\nHo");
         cr_assert_eq(send(fds[i], req, (size_t)len, MSG_NOSIGNAL), len);
     }
@@ -208,7 +215,8 @@ Test(abuse, slow_and_unfinished_requests)
         cr_assert_eq(poll(&p, 1, 6000), 1, "stalled connection %d still open after 6 s", i);
         char buf[512];
         ssize_t got;
-        while ((got = recv(fds[i], buf, sizeof buf, 0)) > 0) {}
+        while ((got = recv(fds[i], buf, sizeof buf, 0)) > 0) {
+        }
         cr_assert_eq(got, 0, "connection %d not closed", i);
         close(fds[i]);
     }
@@ -232,8 +240,14 @@ Test(abuse, slow_and_unfinished_requests)
 
 Test(abuse, malformed_json)
 {
-    static const char *const bodies[] = {"{", "{\"provenance\":}", "nul", "{\"a\":1}{", "[1,]",
-                                         "{'a':1}", "\xef\xbb\xbf{}", "{\"a\":1,\"a\":2}"};
+    static const char *const bodies[] = {"{",
+                                         "{\"provenance\":}",
+                                         "nul",
+                                         "{\"a\":1}{",
+                                         "[1,]",
+                                         "{'a':1}",
+                                         "\xef\xbb\xbf{}",
+                                         "{\"a\":1,\"a\":2}"};
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
         expect_upload(bodies[i], 400, "bad_json");
     expect("POST", "/v1/tokens", h.admin, "{\"role\":", 8, 400, "bad_json");
@@ -249,33 +263,46 @@ Test(abuse, wrong_types)
     expect_upload(full, 400, "bad_request");
     snprintf(full, sizeof full, "{\"provenance\":%s,\"fingerprint\":%s,\"entries\":{}}", prov, fp);
     expect_upload(full, 400, "bad_request");
-    snprintf(full, sizeof full, "{\"provenance\":%s,\"fingerprint\":%s,\"entries\":[{\"key\":5,"
-                                "\"results\":[]}]}", prov, fp);
+    snprintf(full, sizeof full,
+             "{\"provenance\":%s,\"fingerprint\":%s,\"entries\":[{\"key\":5,"
+             "\"results\":[]}]}",
+             prov, fp);
     expect_upload(full, 400, "bad_request");
-    snprintf(full, sizeof full, "{\"provenance\":%s,\"fingerprint\":%s,\"entries\":[{\"key\":"
-                                "\"%s\",\"results\":[1,2]}]}", prov, fp, key);
+    snprintf(full, sizeof full,
+             "{\"provenance\":%s,\"fingerprint\":%s,\"entries\":[{\"key\":"
+             "\"%s\",\"results\":[1,2]}]}",
+             prov, fp, key);
     expect_upload(full, 422, "corrupt");
     struct {
         const char *fp, *result, *code;
         long status;
     } cases[] = {
         {"{\"format_version\":1,\"kernel_set\":1,\"cpu\":\"x\",\"isa\":\"avx2\",\"threads\":\"2\","
-         "\"blas\":\"b\",\"blas_core\":\"c\"}", NULL, "corrupt", 422},
-        {NULL, "{\"algorithm\":\"a\",\"attributes\":[],\"workspace\":0,\"median_ms\":\"fast\","
-               "\"min_ms\":1,\"samples\":3}", "corrupt", 422},
-        {NULL, "{\"algorithm\":[\"a\"],\"attributes\":[],\"workspace\":0,\"median_ms\":1,"
-               "\"min_ms\":1,\"samples\":3}", "corrupt", 422},
-        {NULL, "{\"algorithm\":\"a\",\"attributes\":\"NAIVE\",\"workspace\":0,\"median_ms\":1,"
-               "\"min_ms\":1,\"samples\":3}", "corrupt", 422},
-        {NULL, "{\"algorithm\":\"a\",\"attributes\":[],\"workspace\":true,\"median_ms\":1,"
-               "\"min_ms\":1,\"samples\":3}", "corrupt", 422},
+         "\"blas\":\"b\",\"blas_core\":\"c\"}",
+         NULL, "corrupt", 422},
+        {NULL,
+         "{\"algorithm\":\"a\",\"attributes\":[],\"workspace\":0,\"median_ms\":\"fast\","
+         "\"min_ms\":1,\"samples\":3}",
+         "corrupt", 422},
+        {NULL,
+         "{\"algorithm\":[\"a\"],\"attributes\":[],\"workspace\":0,\"median_ms\":1,"
+         "\"min_ms\":1,\"samples\":3}",
+         "corrupt", 422},
+        {NULL,
+         "{\"algorithm\":\"a\",\"attributes\":\"NAIVE\",\"workspace\":0,\"median_ms\":1,"
+         "\"min_ms\":1,\"samples\":3}",
+         "corrupt", 422},
+        {NULL,
+         "{\"algorithm\":\"a\",\"attributes\":[],\"workspace\":true,\"median_ms\":1,"
+         "\"min_ms\":1,\"samples\":3}",
+         "corrupt", 422},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *b = upload_with(cases[i].fp,
-                              cases[i].result ? cases[i].result
-                                              : "{\"algorithm\":\"a\",\"attributes\":[],"
-                                                "\"workspace\":0,\"median_ms\":1,\"min_ms\":1,"
-                                                "\"samples\":3}");
+        char *b = upload_with(cases[i].fp, cases[i].result
+                                               ? cases[i].result
+                                               : "{\"algorithm\":\"a\",\"attributes\":[],"
+                                                 "\"workspace\":0,\"median_ms\":1,\"min_ms\":1,"
+                                                 "\"samples\":3}");
         expect_upload(b, cases[i].status, cases[i].code);
         free(b);
     }
@@ -293,13 +320,16 @@ Test(abuse, deep_nesting)
     expect("POST", "/v1/results", h.submitter, deep, 60000, 400, "bad_json");
     /* Well-formed but deeper than the server's limit. */
     size_t d = 1000;
-    for (size_t i = 0; i < d; i++) deep[d + i] = ']';
+    for (size_t i = 0; i < d; i++)
+        deep[d + i] = ']';
     expect("POST", "/v1/results", h.submitter, deep, 2 * d, 413, "too_large");
     char objs[4096] = "";
     size_t n = 0;
-    for (int i = 0; i < 40; i++) n += (size_t)snprintf(objs + n, sizeof objs - n, "{\"a\":");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(objs + n, sizeof objs - n, "{\"a\":");
     n += (size_t)snprintf(objs + n, sizeof objs - n, "1");
-    for (int i = 0; i < 40; i++) n += (size_t)snprintf(objs + n, sizeof objs - n, "}");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(objs + n, sizeof objs - n, "}");
     expect("POST", "/v1/coverage?category=0123456789abcdef", NULL, objs, n, 413, "too_large");
     free(deep);
     unharmed();
@@ -337,12 +367,13 @@ Test(abuse, huge_numbers)
                           "1,\"min_ms\":1,\"samples\":3}");
     expect_upload(b, 422, "corrupt");
     free(b);
-    expect("GET", "/v1/cache?category=0123456789abcdef&max_workspace=99999999999999999999999",
-           NULL, NULL, 0, 400, "bad_request");
+    expect("GET", "/v1/cache?category=0123456789abcdef&max_workspace=99999999999999999999999", NULL,
+           NULL, 0, 400, "bad_request");
     expect("DELETE", "/v1/tokens/99999999999999999999999", h.admin, NULL, 0, 400, "bad_request");
     expect_s("POST", "/v1/coverage?category=0123456789abcdef", NULL,
              "{\"name\":\"m\",\"operators\":[{\"name\":\"a\",\"op\":\"matmul\",\"batch\":1,"
-             "\"m\":4294967296,\"n\":1,\"k\":1}]}", 400, "bad_model");
+             "\"m\":4294967296,\"n\":1,\"k\":1}]}",
+             400, "bad_model");
     unharmed();
 }
 
@@ -370,9 +401,13 @@ Test(abuse, invalid_utf8)
 Test(abuse, path_tricks)
 {
     static const char *const not_found[] = {
-        "/../secret.txt", "/../../../../etc/passwd", "/%2e%2e/secret.txt", "/%2E%2E/%2e%2e/etc/passwd",
-        "/..%2fsecret.txt", "/.%2e/secret.txt", "//secret.txt", "/v1//categories", "//v1/categories",
-        "/v1/categories/", "/v1/categories/..", "/./v1/categories", "/index.html/..", "/%00",
+        "/../secret.txt",     "/../../../../etc/passwd",
+        "/%2e%2e/secret.txt", "/%2E%2E/%2e%2e/etc/passwd",
+        "/..%2fsecret.txt",   "/.%2e/secret.txt",
+        "//secret.txt",       "/v1//categories",
+        "//v1/categories",    "/v1/categories/",
+        "/v1/categories/..",  "/./v1/categories",
+        "/index.html/..",     "/%00",
         "/index.html%00.txt",
     };
     char req[512];
@@ -385,7 +420,8 @@ Test(abuse, path_tricks)
     expect("DELETE", "/v1/tokens/%2e%2e", h.admin, NULL, 0, 400, "bad_request");
     expect("DELETE", "/v1/tokens/1%00", h.admin, NULL, 0, 400, "bad_request");
     /* The web folder itself is served. */
-    int n = snprintf(req, sizeof req, "GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    int n = snprintf(req, sizeof req,
+                     "GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     expect_raw(req, (size_t)n, 200, NULL);
     /* A raw NUL byte in the request line: libmicrohttpd (0.9.75) ends the path there and
      * serves /index.html; what follows the NUL never reaches fastrun (RELIABILITY.md). */
@@ -424,8 +460,8 @@ Test(abuse, path_tricks)
     };
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
         n = snprintf(req, sizeof req, "%s\r\nHost: x\r\nConnection: close\r\n\r\n", odd[i].line);
-        expect_raw(req, (size_t)n, odd[i].status, odd[i].status == 405 ? "method_not_allowed"
-                                                                       : "not_found");
+        expect_raw(req, (size_t)n, odd[i].status,
+                   odd[i].status == 405 ? "method_not_allowed" : "not_found");
     }
     unharmed();
 }

@@ -75,10 +75,10 @@ static void check_matrix(bool read_token)
     cr_assert_eq(hx_start(&h, read_token ? rt : NULL), 0, "server did not start");
     const char *wrong = "frt_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     caller callers[] = {
-        {"no token", NULL, NULL},          {"malformed", "not-a-token", NULL},
-        {"unknown token", wrong, NULL},    {"revoked token", h.revoked, NULL},
-        {"reader", h.reader, "reader"},    {"submitter", h.submitter, "submitter"},
-        {"worker", h.worker, "worker"},    {"admin", h.admin, "admin"},
+        {"no token", NULL, NULL},       {"malformed", "not-a-token", NULL},
+        {"unknown token", wrong, NULL}, {"revoked token", h.revoked, NULL},
+        {"reader", h.reader, "reader"}, {"submitter", h.submitter, "submitter"},
+        {"worker", h.worker, "worker"}, {"admin", h.admin, "admin"},
     };
     const size_t ncallers = sizeof callers / sizeof callers[0];
     char before[1024], after[1024];
@@ -114,8 +114,8 @@ static void check_matrix(bool read_token)
                     cr_assert_str_eq(hx_error_code(resp.body), "forbidden", "%s", ctx);
                 }
                 for (size_t k = 0; k < ncallers; k++)
-                    cr_assert(!callers[k].token || !strstr(resp.body ? resp.body : "",
-                                                           callers[k].token),
+                    cr_assert(!callers[k].token ||
+                                  !strstr(resp.body ? resp.body : "", callers[k].token),
                               "a token's text in the answer: %s", ctx);
                 frt_resp_free(&resp);
             }
@@ -125,8 +125,8 @@ static void check_matrix(bool read_token)
             cr_assert_str_eq(after, before, "a refused request stored something");
         }
     }
-    cr_log_info("auth matrix%s: %zu routes x %zu callers = %zu requests", read_token ?
-                " (--read-token)" : "", nroutes, ncallers, requests);
+    cr_log_info("auth matrix%s: %zu routes x %zu callers = %zu requests",
+                read_token ? " (--read-token)" : "", nroutes, ncallers, requests);
     cr_assert_eq(requests, nroutes * ncallers);
     /* No token in the server's log (stderr, unbuffered: complete at this point). */
     size_t len = 0;

@@ -64,10 +64,10 @@ static int fastrun(const char *model, bool profile, const char *file, char *err,
 {
     static char out[65536];
     const char *bin = frt_bin("FASTRUN_BIN", "fastrun");
-    const char *with[] = {bin, "run", model, "--fast-run", "--fast-run-algo-policy", file,
-                          "--iterations", "1", NULL};
-    const char *without[] = {bin, "run", model, "--fast-run-algo-policy", file, "--iterations",
-                             "1", NULL};
+    const char *with[] = {bin,  "run",          model, "--fast-run", "--fast-run-algo-policy",
+                          file, "--iterations", "1",   NULL};
+    const char *without[] = {bin,  "run",          model, "--fast-run-algo-policy",
+                             file, "--iterations", "1",   NULL};
     return frt_run(profile ? with : without, NULL, out, sizeof out, err, len);
 }
 
@@ -137,8 +137,8 @@ Test(cachefile, concurrent_writers)
     /* Two runs profile into one new file at once. Each either finishes or stops at once
      * because the other holds the file's lock; the file they leave is valid and complete. */
     const char *bin = frt_bin("FASTRUN_BIN", "fastrun");
-    const char *argv[] = {bin, "run", model2, "--fast-run", "--fast-run-algo-policy", cache,
-                          "--iterations", "1", NULL};
+    const char *argv[] = {bin,   "run",          model2, "--fast-run", "--fast-run-algo-policy",
+                          cache, "--iterations", "1",    NULL};
     char logs[2][320];
     frt_proc p[2];
     for (int i = 0; i < 2; i++) {
@@ -181,8 +181,10 @@ static void fill_disk(void)
     cr_assert(fd >= 0);
     char block[512];
     memset(block, 'x', sizeof block);
-    while (write(fd, block, sizeof block) > 0) {}
-    while (write(fd, block, 1) > 0) {}
+    while (write(fd, block, sizeof block) > 0) {
+    }
+    while (write(fd, block, 1) > 0) {
+    }
     close(fd);
 }
 

@@ -25,8 +25,9 @@
 #include <string.h>
 #include <time.h>
 
-static const char *fp = "{\"format_version\":1,\"kernel_set\":1,\"cpu\":\"faults\",\"isa\":\"avx2\","
-                        "\"threads\":1,\"blas\":\"b\",\"blas_core\":\"c\"}";
+static const char *fp =
+    "{\"format_version\":1,\"kernel_set\":1,\"cpu\":\"faults\",\"isa\":\"avx2\","
+    "\"threads\":1,\"blas\":\"b\",\"blas_core\":\"c\"}";
 
 /* The server's current base URL (it changes when the server is restarted). */
 static pthread_mutex_t url_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -67,7 +68,8 @@ static void upload_body(const char *id, int i, char *out, size_t len)
              "\"2026-02-03T04:05:06Z\",\"upload_id\":\"%s\"},\"fingerprint\":%s,\"entries\":"
              "[{\"key\":\"matmul batch=1 m=%d n=8 k=8 f32 wp=0\",\"results\":[{\"algorithm\":"
              "\"matmul.blas\",\"attributes\":[],\"workspace\":0,\"median_ms\":%d.5,"
-             "\"min_ms\":1,\"samples\":3}]}]}", id, fp, 1 + i, 2 + i % 7);
+             "\"min_ms\":1,\"samples\":3}]}]}",
+             id, fp, 1 + i, 2 + i % 7);
 }
 
 /* POST /v1/results to the current server; the status (0: no answer) and "duplicate". */
@@ -116,8 +118,10 @@ static void *upload_client(void *arg)
                 if (dup) atomic_fetch_add(&up.duplicates, 1);
                 break;
             }
-            if (s == 0) atomic_fetch_add(&up.unanswered, 1);
-            else atomic_fetch_add(&up.other, 1); /* 503 while PostgreSQL... any other is wrong */
+            if (s == 0)
+                atomic_fetch_add(&up.unanswered, 1);
+            else
+                atomic_fetch_add(&up.other, 1); /* 503 while PostgreSQL... any other is wrong */
             if (now_s() > deadline) {
                 up.status[i] = s;
                 break;
@@ -149,7 +153,8 @@ Test(faults, server_killed_during_uploads)
         cr_assert_eq(pthread_create(&th[c], NULL, upload_client, (void *)(intptr_t)c), 0);
     int kills = 0;
     for (int at = 250; at <= 600; at += 350) {
-        while (atomic_load(&up.acked) < at) sleep_ms(2);
+        while (atomic_load(&up.acked) < at)
+            sleep_ms(2);
         cr_assert_eq(kill(-h.srv.proc.pid, SIGKILL), 0);
         frt_stop(&h.srv.proc, SIGKILL, true, 5000);
         kills++;
@@ -157,7 +162,8 @@ Test(faults, server_killed_during_uploads)
         cr_assert_eq(frt_server_start(&h.srv, h.conninfo, NULL), 0, "restart %d", kills);
         set_url(h.srv.url);
     }
-    for (int c = 0; c < CLIENTS; c++) pthread_join(th[c], NULL);
+    for (int c = 0; c < CLIENTS; c++)
+        pthread_join(th[c], NULL);
     double secs = now_s() - t0;
 
     for (int i = 0; i < UPLOADS; i++)
@@ -165,8 +171,9 @@ Test(faults, server_killed_during_uploads)
                   up.status[i]);
     cr_assert_eq(atomic_load(&up.other), 0, "answers other than 2xx or no answer");
     char sql[256], out[64];
-    snprintf(sql, sizeof sql, "SELECT count(*) || '/' || count(DISTINCT upload_key) FROM uploads"
-                              " WHERE upload_key LIKE 'id:kill-%%'");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) || '/' || count(DISTINCT upload_key) FROM uploads"
+             " WHERE upload_key LIKE 'id:kill-%%'");
     cr_assert_eq(frt_pg_sql(h.conninfo, sql, out, sizeof out), 0);
     cr_assert_str_eq(out, "1000/1000", "uploads stored / distinct");
     cr_assert_eq(frt_pg_sql(h.conninfo, "SELECT count(*) FROM reports", out, sizeof out), 0);
@@ -185,8 +192,9 @@ Test(faults, server_killed_during_uploads)
     cr_assert_str_eq(out, "1000", "reports after retries");
     cr_log_info("server_killed_during_uploads: %d uploads by %d clients, %d SIGKILLs, %d "
                 "requests unanswered and retried, %d retries found already stored, 0 lost, 0 "
-                "duplicated, %.1f s", UPLOADS, CLIENTS, kills, atomic_load(&up.unanswered),
-                atomic_load(&up.duplicates), secs);
+                "duplicated, %.1f s",
+                UPLOADS, CLIENTS, kills, atomic_load(&up.unanswered), atomic_load(&up.duplicates),
+                secs);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -249,8 +257,8 @@ static void *loader(void *arg)
         } else {
             atomic_fetch_add(&ld.wrong[phase], 1);
             pthread_mutex_lock(&ld.mu);
-            snprintf(ld.wrong_example, sizeof ld.wrong_example, "phase %d: %s -> %ld %.150s",
-                     phase, url, r.status, r.body ? r.body : "");
+            snprintf(ld.wrong_example, sizeof ld.wrong_example, "phase %d: %s -> %ld %.150s", phase,
+                     url, r.status, r.body ? r.body : "");
             pthread_mutex_unlock(&ld.mu);
         }
         frt_resp_free(&r);
@@ -276,8 +284,8 @@ Test(faults, postgres_stopped_under_load)
     cr_assert_eq(r.status, 201, "%s", r.body);
     json_t *j = json_loads(r.body, 0, NULL);
     snprintf(ld.cache_path, sizeof ld.cache_path, "/v1/cache?category=%s",
-             json_string_value(json_object_get(
-                 json_array_get(json_object_get(j, "categories"), 0), "id")));
+             json_string_value(
+                 json_object_get(json_array_get(json_object_get(j, "categories"), 0), "id")));
     json_decref(j);
     frt_resp_free(&r);
     pid_t pid = h.srv.proc.pid;
@@ -302,7 +310,8 @@ Test(faults, postgres_stopped_under_load)
     atomic_store(&ld.phase, 2);
     sleep_ms(2000);
     atomic_store(&ld.stop, 1);
-    for (int i = 0; i < LOADERS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < LOADERS; i++)
+        pthread_join(th[i], NULL);
 
     cr_assert_geq(recovered, 0, "no recovery within 15 s of PostgreSQL's return");
     cr_assert_eq(h.srv.proc.pid, pid);
@@ -319,12 +328,13 @@ Test(faults, postgres_stopped_under_load)
     char sql[128], out[32];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM uploads WHERE upload_key LIKE 'id:load-%%'");
     cr_assert_eq(frt_pg_sql(h.conninfo, sql, out, sizeof out), 0);
-    cr_assert_eq(strtol(out, NULL, 10), ld.nacked, "acknowledged %d uploads, stored %s",
-                 ld.nacked, out);
+    cr_assert_eq(strtol(out, NULL, 10), ld.nacked, "acknowledged %d uploads, stored %s", ld.nacked,
+                 out);
     cr_log_info("postgres_stopped_under_load: %d clients; before: %d ok; PostgreSQL down 3 s: %d "
                 "ok (probes), %d x 503 db_unavailable, slowest %ld ms; recovered %.2f s after "
                 "PostgreSQL returned, same server process; after: %d ok; %d uploads acknowledged, "
-                "all stored", LOADERS, atomic_load(&ld.ok[0]), atomic_load(&ld.ok[1]),
+                "all stored",
+                LOADERS, atomic_load(&ld.ok[0]), atomic_load(&ld.ok[1]),
                 atomic_load(&ld.unavailable[1]), atomic_load(&ld.max_ms[1]), recovered,
                 atomic_load(&ld.ok[2]), ld.nacked);
     hx_stop(&h);

@@ -73,7 +73,8 @@ static void *client(void *arg)
                      "\"threads\":1,\"blas\":\"b\",\"blas_core\":\"c\"},\"entries\":[{\"key\":"
                      "\"matmul batch=1 m=%ld n=16 k=16 f32 wp=0\",\"results\":[{\"algorithm\":"
                      "\"matmul.blas\",\"attributes\":[],\"workspace\":0,\"median_ms\":1.%ld,"
-                     "\"min_ms\":1,\"samples\":5}]}]}", n, 1 + n % 64, 1 + n % 9);
+                     "\"min_ms\":1,\"samples\":5}]}]}",
+                     n, 1 + n % 64, 1 + n % 9);
             curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
             curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         } else if (kind == 2) {
@@ -90,9 +91,12 @@ static void *client(void *arg)
         long at = atomic_fetch_add(&nsamples[kind], 1);
         if (at < MAX_SAMPLES) samples[kind][at] = ms;
         if (status >= 200 && status < 400) continue;
-        if (status == 0) atomic_fetch_add(&status_0, 1);
-        else if (status >= 500) atomic_fetch_add(&status_5xx, 1);
-        else atomic_fetch_add(&status_4xx, 1);
+        if (status == 0)
+            atomic_fetch_add(&status_0, 1);
+        else if (status >= 500)
+            atomic_fetch_add(&status_5xx, 1);
+        else
+            atomic_fetch_add(&status_4xx, 1);
         pthread_mutex_lock(&example_mu);
         snprintf(bad_example, sizeof bad_example, "%s %s -> %ld", kind_names[kind], url, status);
         pthread_mutex_unlock(&example_mu);
@@ -147,7 +151,8 @@ static double run_clients(int clients, double seconds)
     pthread_attr_setstacksize(&attr, 256 << 10);
     for (int i = 0; i < clients; i++)
         cr_assert_eq(pthread_create(&th[i], &attr, client, (void *)(uintptr_t)(i + 1)), 0);
-    for (int i = 0; i < clients; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < clients; i++)
+        pthread_join(th[i], NULL);
     pthread_attr_destroy(&attr);
     free(th);
     return now_s() - t0;
@@ -175,8 +180,8 @@ Test(load, mixed_clients)
     cr_assert_eq(r.status, 201, "%s", r.body);
     json_t *j = json_loads(r.body, 0, NULL);
     snprintf(cache_path, sizeof cache_path, "/v1/cache?category=%s",
-             json_string_value(json_object_get(json_array_get(json_object_get(j, "categories"), 0),
-                                               "id")));
+             json_string_value(
+                 json_object_get(json_array_get(json_object_get(j, "categories"), 0), "id")));
     json_decref(j);
     frt_resp_free(&r);
     const char *model = "{\"name\":\"load\",\"operators\":[{\"name\":\"fc\",\"op\":\"matmul\","
@@ -196,7 +201,8 @@ Test(load, mixed_clients)
     /* Warm-up (connections, threads, the document cache), then the measured run. */
     run_clients(clients, seconds < 10 ? 1 : 3);
     long rss_before = rss_kib(h.srv.proc.pid);
-    for (int k = 0; k < KINDS; k++) atomic_store(&nsamples[k], 0), atomic_store(&count[k], 0);
+    for (int k = 0; k < KINDS; k++)
+        atomic_store(&nsamples[k], 0), atomic_store(&count[k], 0);
     atomic_store(&status_5xx, 0), atomic_store(&status_0, 0), atomic_store(&status_4xx, 0);
     double wall = run_clients(clients, seconds);
     long rss_after = rss_kib(h.srv.proc.pid);
@@ -208,10 +214,12 @@ Test(load, mixed_clients)
         long n = atomic_load(&nsamples[k]) < MAX_SAMPLES ? atomic_load(&nsamples[k]) : MAX_SAMPLES;
         qsort(samples[k], (size_t)n, sizeof(float), cmp_float);
         total += atomic_load(&count[k]);
-        used += (size_t)snprintf(line + used, sizeof line - used, "%s%s %ld (p50 %.1f ms, p99 "
-                                 "%.1f ms, max %.0f ms)", k ? "; " : "", kind_names[k],
-                                 atomic_load(&count[k]), percentile(samples[k], n, 0.5),
-                                 percentile(samples[k], n, 0.99), percentile(samples[k], n, 1));
+        used += (size_t)snprintf(line + used, sizeof line - used,
+                                 "%s%s %ld (p50 %.1f ms, p99 "
+                                 "%.1f ms, max %.0f ms)",
+                                 k ? "; " : "", kind_names[k], atomic_load(&count[k]),
+                                 percentile(samples[k], n, 0.5), percentile(samples[k], n, 0.99),
+                                 percentile(samples[k], n, 1));
         free(samples[k]);
     }
     cr_log_info("load: %d clients for %.0f s: %ld requests (%.0f/s), %ld 5xx, %ld failed "

@@ -36,9 +36,18 @@ static void start_worker(void)
     char logname[32];
     snprintf(logname, sizeof logname, "%s.log", names[i]);
     snprintf(logs[i], sizeof logs[i], "%s", jfx_path(&f, logname));
-    const char *argv[] = {frt_bin("FASTRUN_WORKER_BIN", "fastrun-worker"), "--server", f.srv.url,
-                          "--token", f.worker, "--pool", "p", "--name", names[i],
-                          "--claim-wait", "5", NULL};
+    const char *argv[] = {frt_bin("FASTRUN_WORKER_BIN", "fastrun-worker"),
+                          "--server",
+                          f.srv.url,
+                          "--token",
+                          f.worker,
+                          "--pool",
+                          "p",
+                          "--name",
+                          names[i],
+                          "--claim-wait",
+                          "5",
+                          NULL};
     cr_assert_eq(frt_spawn(&procs[i], argv, logs[i], NULL), 0, "cannot start worker %s", names[i]);
 }
 
@@ -101,7 +110,8 @@ Test(workerkill, killed_again_and_again_across_jobs)
     start_worker();
     long ids[MAX_JOBS];
     int njobs = 0;
-    for (; njobs < 3; njobs++) ids[njobs] = submit(njobs);
+    for (; njobs < 3; njobs++)
+        ids[njobs] = submit(njobs);
 
     double t0 = now_s();
     int kills = 0;
@@ -110,8 +120,7 @@ Test(workerkill, killed_again_and_again_across_jobs)
         int victim = mid_job_worker(ids, njobs, &all_done);
         if (victim < 0) {
             if (all_done) { /* the work ran out before the kills did: more jobs */
-                cr_assert_lt(njobs, MAX_JOBS, "%d jobs done and still only %d kills", njobs,
-                             kills);
+                cr_assert_lt(njobs, MAX_JOBS, "%d jobs done and still only %d kills", njobs, kills);
                 ids[njobs] = submit(njobs);
                 njobs++;
             }
@@ -136,7 +145,8 @@ Test(workerkill, killed_again_and_again_across_jobs)
         size_t i;
         json_t *op;
         cr_assert_eq(json_array_size(json_object_get(job, "operators")), OPS);
-        json_array_foreach(json_object_get(job, "operators"), i, op) {
+        json_array_foreach(json_object_get(job, "operators"), i, op)
+        {
             cr_assert_str_eq(jfx_str(op, "state"), "done", "job %ld operator %zu", ids[j], i);
             cr_assert_eq(jfx_int(op, "reports"), 1, "job %ld operator %zu reported %lld times",
                          ids[j], i, jfx_int(op, "reports"));
@@ -161,15 +171,15 @@ Test(workerkill, killed_again_and_again_across_jobs)
                 }
                 free(log);
             }
-            cr_assert_leq(seen, 1, "job %ld operator %d profiled and uploaded %d times", ids[j],
-                          k, seen);
+            cr_assert_leq(seen, 1, "job %ld operator %d profiled and uploaded %d times", ids[j], k,
+                          seen);
         }
     }
     /* No secret in the logs: neither the workers' token nor anyone else's. */
     for (int w = 0; w < nworkers; w++) {
         char *log = frt_read_file(logs[w], NULL);
-        cr_assert(!log || (!strstr(log, f.worker) && !strstr(log, f.submitter)),
-                  "a token in %s", logs[w]);
+        cr_assert(!log || (!strstr(log, f.worker) && !strstr(log, f.submitter)), "a token in %s",
+                  logs[w]);
         free(log);
     }
     char *slog = frt_read_file(f.srv.log, NULL);
@@ -178,7 +188,8 @@ Test(workerkill, killed_again_and_again_across_jobs)
     free(slog);
     cr_log_info("workerkill: %d SIGKILLs mid-job across %d jobs of %d operators, %ld attempts, "
                 "every job done, every operator reported once, none profiled after it landed, "
-                "%.0f s", kills, njobs, OPS, attempts, now_s() - t0);
+                "%.0f s",
+                kills, njobs, OPS, attempts, now_s() - t0);
 }
 
 Test(workerkill, postgres_stop_leaves_no_job_running)
@@ -221,9 +232,12 @@ Test(workerkill, postgres_stop_leaves_no_job_running)
         json_decref(job);
     }
     char v[64];
-    cr_assert_eq(frt_pg_sql(f.conninfo, "SELECT (SELECT count(*) FROM jobs WHERE state = "
+    cr_assert_eq(frt_pg_sql(f.conninfo,
+                            "SELECT (SELECT count(*) FROM jobs WHERE state = "
                             "'running') || '/' || (SELECT count(*) FROM job_attempts WHERE "
-                            "outcome = 'running')", v, sizeof v), 0);
+                            "outcome = 'running')",
+                            v, sizeof v),
+                 0);
     cr_assert_str_eq(v, "0/0", "jobs / attempts still running");
     cr_log_info("postgres_stop_leaves_no_job_running: PostgreSQL down 4 s mid-job; 2 jobs done "
                 "%.0f s after the start, every operator reported once, nothing left running",
