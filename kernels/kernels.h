@@ -120,10 +120,11 @@ const frk_algo *frk_heuristic(const fr_op *op, const frk_ctx *ctx, unsigned requ
  * Tolerance: max |out - ref| <= tol_factor * 8 * FLT_EPSILON * L * rms(src) * rms(wei), with L the
  * reduction length (c/groups*r*s, or matmul k). sqrt(L)*rms(src)*rms(wei) is the typical size of
  * an output for zero-mean data, and float rounding of a length-L sum grows like sqrt(L) times
- * that (random-walk) to L times it (worst case); the bound sits about 10x above the largest
- * error a plain float loop shows on such data, and an error of one missing or wrong term (about
- * rms(src)*rms(wei), i.e. 1/3) is far above it for every L a model has. A scale from the data
- * rather than from max|ref| keeps the bound sane when one output happens to be near zero.
+ * that (random-walk) to L times it (worst case). Measured on ResNet-50's layers, a plain float
+ * loop (direct_simd) reaches 0.25 of the bound and BLAS-based ones less; a missing or wrong term
+ * (typically rms(src)*rms(wei) = 1/3) is orders of magnitude above it for the L of real layers.
+ * A scale from the data rather than from max|ref| keeps the bound sane when an output happens to
+ * be near zero.
  *
  * Besides values, it catches: outputs left unwritten (dst starts as NaN), reads of uninitialised
  * workspace (the workspace starts as NaN, and as different finite garbage on the repeat run), and
