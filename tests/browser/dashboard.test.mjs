@@ -111,7 +111,14 @@ test('a small job runs to done, its operators shown live on the jobs page', asyn
       window.__running = { job: card.dataset.job, tiles: card.querySelectorAll('.op-tile').length, text: card.innerText };
     }).observe(document.body, { subtree: true, childList: true });
   });
-  const model = readFileSync(TINY, 'utf8');
+  /* tiny.json profiles in about a second on a quiet machine, faster than the page's 2 s refresh,
+   * so three 56x56 3x3 convolutions (distinct keys) are added to keep the job running for several
+   * refreshes; the checks that follow use tiny's own operators. */
+  const tiny = JSON.parse(readFileSync(TINY, 'utf8'));
+  for (const k of [64, 72, 80])
+    tiny.operators.push({ name: `slow.k${k}`, op: 'conv2d', n: 1, c: 64, h: 56, w: 56, k, r: 3, s: 3,
+                          stride: [1, 1], pad: [1, 1], dilation: [1, 1], groups: 1 });
+  const model = JSON.stringify(tiny);
   const sub = await api(s.server.url, 'POST', '/v1/jobs?target=default&mode=fast', { token: s.submitter, body: model });
   assert.ok(sub.status === 201 || sub.status === 200, `POST /v1/jobs: ${sub.status} ${JSON.stringify(sub.body)}`);
   const id = sub.body.id;
