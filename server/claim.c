@@ -98,9 +98,11 @@ fr_err frs__expire_leases(frs_server *s, size_t *out_n, fr_diag *d)
     int n = e == FR_ERR_OK ? PQntuples(res) : 0;
     for (int i = 0; e == FR_ERR_OK && i < n; i++) {
         char detail[700];
-        snprintf(detail, sizeof detail, "lease expired at %s: worker '%s' (id %s, host %s) "
-                 "stopped heartbeating", PQgetvalue(res, i, LEASE), PQgetvalue(res, i, NAME),
-                 PQgetvalue(res, i, WORKER), PQgetvalue(res, i, HOST));
+        snprintf(detail, sizeof detail,
+                 "lease expired at %s: worker '%s' (id %s, host %s) "
+                 "stopped heartbeating",
+                 PQgetvalue(res, i, LEASE), PQgetvalue(res, i, NAME), PQgetvalue(res, i, WORKER),
+                 PQgetvalue(res, i, HOST));
         e = frs__attempt_failed(c, strtoll(PQgetvalue(res, i, ID), NULL, 10),
                                 (int)strtol(PQgetvalue(res, i, ATTEMPT), NULL, 10),
                                 (int)strtol(PQgetvalue(res, i, FAILURES), NULL, 10),
@@ -191,10 +193,9 @@ static fr_err claim_json(frs_server *s, frs_conn *c, const char *id, PGresult *s
                             (json_int_t)strtoll(PQgetvalue(start, 0, ATTEMPT), NULL, 10), "mode",
                             PQgetvalue(start, 0, MODE), "weight_preprocess",
                             PQgetvalue(start, 0, WP)[0] == 't', "model",
-                            PQgetvalue(start, 0, MODEL), "category", w->category,
-                            "lease_seconds", s->cfg.lease_s, "heartbeat_seconds",
-                            s->cfg.lease_s / 3, "lease_expires_at", PQgetvalue(start, 0, LEASE),
-                            "operators", list)
+                            PQgetvalue(start, 0, MODEL), "category", w->category, "lease_seconds",
+                            s->cfg.lease_s, "heartbeat_seconds", s->cfg.lease_s / 3,
+                            "lease_expires_at", PQgetvalue(start, 0, LEASE), "operators", list)
                 : NULL;
     return *out ? FR_ERR_OK : fr_diag_set(d, FR_ERR_NOMEM, "out of memory");
 }
@@ -243,8 +244,10 @@ static fr_err try_claim(frs_server *s, const frs__worker *w, json_t **out, fr_di
         }
         PQclear(start);
         if (e == FR_ERR_OK) e = frs_db_commit(c, d);
-        if (e == FR_ERR_OK) *out = job;
-        else json_decref(job);
+        if (e == FR_ERR_OK)
+            *out = job;
+        else
+            json_decref(job);
     }
     frs_db_return(s->db, c);
     return e;
@@ -281,7 +284,9 @@ fr_err frs_workers_claim(frs_req *r)
     }
     frs__worker_cleanup(&w);
     if (e != FR_ERR_OK) return e;
-    if (!job) frs_reply_empty(r, 204);
-    else frs_reply_json(r, 200, job);
+    if (!job)
+        frs_reply_empty(r, 204);
+    else
+        frs_reply_json(r, 200, job);
     return FR_ERR_OK;
 }

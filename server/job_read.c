@@ -41,7 +41,8 @@ static fr_err job_state(frs_server *s, int64_t id, char *state, size_t slen, cha
     e = frs_db_exec(c, FRS_Q_job_state, 1, p, &res, d);
     frs_db_return(s->db, c);
     if (e != FR_ERR_OK) return e;
-    if (PQntuples(res) == 0) e = fr_diag_set(d, FR_ERR_NOT_FOUND, "no job %s", sid);
+    if (PQntuples(res) == 0)
+        e = fr_diag_set(d, FR_ERR_NOT_FOUND, "no job %s", sid);
     else {
         snprintf(state, slen, "%s", PQgetvalue(res, 0, 0));
         snprintf(error, elen, "%s", PQgetvalue(res, 0, 1));
@@ -78,9 +79,10 @@ fr_err frs_jobs_get(frs_req *r)
     if (require && !strcmp(state, "cancelled"))
         return fr_diag_set(&r->diag, FR_ERR_CONFLICT, "job %lld was %s", (long long)id, error);
     if (require && strcmp(state, "done") != 0)
-        return fr_diag_set(&r->diag, FR_ERR_TIMEOUT, "job %lld is still %s after waiting %g s "
-                           "(GET /v1/jobs/%lld shows its progress)", (long long)id, state, wait,
-                           (long long)id);
+        return fr_diag_set(&r->diag, FR_ERR_TIMEOUT,
+                           "job %lld is still %s after waiting %g s "
+                           "(GET /v1/jobs/%lld shows its progress)",
+                           (long long)id, state, wait, (long long)id);
     json_t *job;
     frs_conn *c;
     e = frs_db_borrow(r->srv->db, &c, &r->diag);
@@ -105,8 +107,10 @@ static fr_err states_param(frs_req *r, char *out, size_t len)
         for (size_t k = 0; k < 5 && !known; k++)
             known = strlen(names[k]) == n && !strncmp(names[k], p, n);
         if (!known)
-            return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "state '%.*s': expected queued, "
-                               "running, done, failed or cancelled", (int)(n > 32 ? 32 : n), p);
+            return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                               "state '%.*s': expected queued, "
+                               "running, done, failed or cancelled",
+                               (int)(n > 32 ? 32 : n), p);
         if (used + n + 2 >= len) return fr_diag_set(&r->diag, FR_ERR_TOO_LARGE, "state: too long");
         if (used > 1) out[used++] = ',';
         memcpy(out + used, p, n);
@@ -126,8 +130,10 @@ static fr_err int_param(frs_req *r, const char *name, long long lo, long long hi
     errno = 0;
     long long n = strtoll(v, &end, 10);
     if (!*v || *end || errno || n < lo || n > hi)
-        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "%s: expected an integer from %lld to "
-                           "%lld, got '%.32s'", name, lo, hi, v);
+        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                           "%s: expected an integer from %lld to "
+                           "%lld, got '%.32s'",
+                           name, lo, hi, v);
     *out = n;
     return FR_ERR_OK;
 }
@@ -195,9 +201,10 @@ fr_err frs_jobs_cache(frs_req *r)
     e = job_state(r->srv, id, state, sizeof state, error, sizeof error, &r->diag);
     if (e != FR_ERR_OK) return e;
     if (strcmp(state, "done") != 0)
-        return fr_diag_set(&r->diag, FR_ERR_CONFLICT, "job %lld is %s%s%s: its cache is "
-                           "served once it is done", (long long)id, state, error[0] ? ": " : "",
-                           error);
+        return fr_diag_set(&r->diag, FR_ERR_CONFLICT,
+                           "job %lld is %s%s%s: its cache is "
+                           "served once it is done",
+                           (long long)id, state, error[0] ? ": " : "", error);
     snprintf(sid, sizeof sid, "%lld", (long long)id);
     const char *p[] = {sid};
     frs_conn *c;
@@ -215,11 +222,13 @@ fr_err frs_jobs_cache(frs_req *r)
         used += (size_t)snprintf(ids + used, sizeof ids - used, "%s%s", i ? "," : "",
                                  PQgetvalue(res, i, 0));
     PQclear(res);
-    if (!used) return fr_diag_set(&r->diag, FR_ERR_NOT_FOUND, "job %lld has no results", (long long)id);
+    if (!used)
+        return fr_diag_set(&r->diag, FR_ERR_NOT_FOUND, "job %lld has no results", (long long)id);
     frs_kv saved[FRS_MAX_PARAMS];
     size_t nsaved = r->nparams;
     memcpy(saved, r->params, sizeof saved);
-    if (r->nparams == FRS_MAX_PARAMS) return fr_diag_set(&r->diag, FR_ERR_TOO_LARGE, "too many parameters");
+    if (r->nparams == FRS_MAX_PARAMS)
+        return fr_diag_set(&r->diag, FR_ERR_TOO_LARGE, "too many parameters");
     r->params[r->nparams].name = "category";
     r->params[r->nparams].value = ids;
     r->nparams++;

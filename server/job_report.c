@@ -32,14 +32,15 @@ typedef struct {
     frc_result results[FRC_MAX_RESULTS_PER_ENTRY];
     size_t nresults;
     const char *heuristic; /* the heuristic's pick, NULL if not reported (borrowed) */
-    char *conditions; /* owned JSON text, or NULL */
+    char *conditions;      /* owned JSON text, or NULL */
     long long candidates, failed;
     double seconds;
 } report;
 
 static void report_cleanup(report *rp)
 {
-    for (size_t i = 0; i < rp->nresults; i++) frc_result_cleanup(&rp->results[i]);
+    for (size_t i = 0; i < rp->nresults; i++)
+        frc_result_cleanup(&rp->results[i]);
     free(rp->conditions);
 }
 
@@ -48,14 +49,17 @@ static fr_err parse_report(frs_req *r, report *rp)
     json_t *body;
     int64_t index;
     fr_err e = frs__path_id(r, 0, "job id", &rp->job_id);
-    if (e == FR_ERR_OK && !strcmp(r->path_params[1], "0")) index = 0;
-    else if (e == FR_ERR_OK) e = frs__path_id(r, 1, "operator index", &index);
+    if (e == FR_ERR_OK && !strcmp(r->path_params[1], "0"))
+        index = 0;
+    else if (e == FR_ERR_OK)
+        e = frs__path_id(r, 1, "operator index", &index);
     if (e == FR_ERR_OK) e = frs__lease_args(r, &body, &rp->worker_id, &rp->attempt);
     if (e != FR_ERR_OK) return e;
     rp->index = (int)index;
     const char *k;
     json_t *v;
-    json_object_foreach(body, k, v) {
+    json_object_foreach(body, k, v)
+    {
         if (strcmp(k, "worker_id") && strcmp(k, "attempt") && strcmp(k, "key") &&
             strcmp(k, "results") && strcmp(k, "conditions") && strcmp(k, "profile") &&
             strcmp(k, "heuristic"))
@@ -66,14 +70,17 @@ static fr_err parse_report(frs_req *r, report *rp)
     if (pick && !json_is_string(pick))
         return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "heuristic: expected an algorithm name");
     rp->heuristic = pick ? json_string_value(pick) : NULL; /* borrowed from the body */
-    const json_t *cond = json_object_get(body, "conditions"), *prof = json_object_get(body, "profile");
+    const json_t *cond = json_object_get(body, "conditions"),
+                 *prof = json_object_get(body, "profile");
     if (!json_is_string(key) || json_string_length(key) >= FR_MAX_KEY_LEN)
         return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "key: expected the operator's key");
     rp->key = json_string_value(key);
     size_t n = json_array_size(res);
     if (!json_is_array(res) || n == 0 || n > FRC_MAX_RESULTS_PER_ENTRY)
-        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "results: expected an array of 1 to %d "
-                           "results", FRC_MAX_RESULTS_PER_ENTRY);
+        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                           "results: expected an array of 1 to %d "
+                           "results",
+                           FRC_MAX_RESULTS_PER_ENTRY);
     for (size_t i = 0; i < n; i++, rp->nresults++) {
         char path[32];
         snprintf(path, sizeof path, "results[%zu]", i);
@@ -81,19 +88,24 @@ static fr_err parse_report(frs_req *r, report *rp)
         if (e != FR_ERR_OK) return e == FR_ERR_NOMEM ? e : FR_ERR_BAD_REQUEST;
     }
     if (!json_is_object(cond))
-        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "conditions: expected an object (how "
+        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                           "conditions: expected an object (how "
                            "the results were measured)");
-    json_object_foreach((json_t *)cond, k, v) {
+    json_object_foreach((json_t *)cond, k, v)
+    {
         if (json_is_object(v) || json_is_array(v))
-            return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "conditions.%.64s: expected a "
-                               "number, string or boolean", k);
+            return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                               "conditions.%.64s: expected a "
+                               "number, string or boolean",
+                               k);
     }
     if (!(rp->conditions = json_dumps(cond, JSON_COMPACT | JSON_SORT_KEYS)))
         return fr_diag_set(&r->diag, FR_ERR_NOMEM, "out of memory");
     if (prof && !json_is_object(prof))
         return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "profile: expected an object");
     rp->candidates = (long long)n;
-    for (size_t i = 0; i < n; i++) rp->failed += rp->results[i].failure != NULL;
+    for (size_t i = 0; i < n; i++)
+        rp->failed += rp->results[i].failure != NULL;
     rp->seconds = json_number_value(json_object_get(prof, "seconds"));
     return FR_ERR_OK;
 }
@@ -105,16 +117,20 @@ static fr_err report_doc(frs_req *r, const report *rp, const frs__worker *w, frc
     frc_fingerprint fp = {0};
     frc_category *cat;
     fr_err e = fpj ? frc_fingerprint_from_json(fpj, "worker fingerprint", &fp, &r->diag)
-                   : fr_diag_set(&r->diag, FR_ERR_CORRUPT, "worker %lld: stored fingerprint "
-                                 "unreadable", (long long)w->id);
+                   : fr_diag_set(&r->diag, FR_ERR_CORRUPT,
+                                 "worker %lld: stored fingerprint "
+                                 "unreadable",
+                                 (long long)w->id);
     json_decref(fpj);
     if (e == FR_ERR_OK) e = frc_doc_category(doc, &fp, &cat);
     frc_fingerprint_cleanup(&fp);
     if (e == FR_ERR_OK) e = frc_category_put(cat, rp->key, rp->results, rp->nresults);
     if (e == FR_ERR_OK && rp->heuristic &&
         frc_entry_set_heuristic(frc_category_find(cat, rp->key), rp->heuristic))
-        e = fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "heuristic: '%.64s' is not an algorithm "
-                        "name", rp->heuristic);
+        e = fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                        "heuristic: '%.64s' is not an algorithm "
+                        "name",
+                        rp->heuristic);
     return e;
 }
 
@@ -143,15 +159,17 @@ static fr_err check_operator(frs_req *r, frs_conn *c, const report *rp, bool *al
     if (PQntuples(res) == 0)
         e = fr_diag_set(&r->diag, FR_ERR_NOT_FOUND, "job %s has no operator %s", id, idx);
     else if (strcmp(PQgetvalue(res, 0, KEY), rp->key) != 0)
-        e = fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "operator %s of job %s has key '%s', not "
-                        "'%.200s'", idx, id, PQgetvalue(res, 0, KEY), rp->key);
+        e = fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                        "operator %s of job %s has key '%s', not "
+                        "'%.200s'",
+                        idx, id, PQgetvalue(res, 0, KEY), rp->key);
     else if (strcmp(PQgetvalue(res, 0, STATE), "pending") != 0) {
         *already = !strcmp(PQgetvalue(res, 0, STATE), "done") &&
                    strtol(PQgetvalue(res, 0, ATTEMPT), NULL, 10) == rp->attempt &&
                    strtoll(PQgetvalue(res, 0, WORKER), NULL, 10) == rp->worker_id;
         if (!*already)
-            e = fr_diag_set(&r->diag, FR_ERR_CONFLICT, "operator %s of job %s is already %s",
-                            idx, id, PQgetvalue(res, 0, STATE));
+            e = fr_diag_set(&r->diag, FR_ERR_CONFLICT, "operator %s of job %s is already %s", idx,
+                            id, PQgetvalue(res, 0, STATE));
     }
     PQclear(res);
     return e;
@@ -190,24 +208,35 @@ static fr_err store_report(frs_req *r, frs_conn *c, const report *rp, const frs_
     if (best) snprintf(best_ms, sizeof best_ms, "%.9g", best->median_ms);
     const char *cond[] = {upload, rp->conditions};
     if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_upload_conditions, 2, cond, NULL, &r->diag);
-    const char *done[] = {id, idx, w->category, att, wid, upload, cands, failed,
-                          best ? best->algorithm : NULL, best ? best_ms : NULL, rp->conditions,
-                          secs, rp->key};
+    const char *done[] = {id,
+                          idx,
+                          w->category,
+                          att,
+                          wid,
+                          upload,
+                          cands,
+                          failed,
+                          best ? best->algorithm : NULL,
+                          best ? best_ms : NULL,
+                          rp->conditions,
+                          secs,
+                          rp->key};
     PGresult *res = NULL;
     if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_job_operator_done, 13, done, &res, &r->diag);
     json_t *marked = json_array();
     for (int i = 0; e == FR_ERR_OK && marked && i < PQntuples(res); i++)
         json_array_append_new(marked, json_integer(strtoll(PQgetvalue(res, i, 0), NULL, 10)));
     PQclear(res);
-    if (e == FR_ERR_OK && (!marked || json_object_set_new(answer, "operators", marked) ||
-                           json_object_set_new(answer, "upload_id", json_integer(st.upload_id)) ||
-                           json_object_set_new(answer, "reports_added", json_integer((json_int_t)st.added))))
+    if (e == FR_ERR_OK &&
+        (!marked || json_object_set_new(answer, "operators", marked) ||
+         json_object_set_new(answer, "upload_id", json_integer(st.upload_id)) ||
+         json_object_set_new(answer, "reports_added", json_integer((json_int_t)st.added))))
         e = fr_diag_set(&r->diag, FR_ERR_NOMEM, "out of memory");
     else if (e != FR_ERR_OK)
         json_decref(marked);
     json_decref(st.categories);
-    if (e == FR_ERR_OK) atomic_fetch_add_explicit(&r->srv->metrics.reports_added, st.added,
-                                                  memory_order_relaxed);
+    if (e == FR_ERR_OK)
+        atomic_fetch_add_explicit(&r->srv->metrics.reports_added, st.added, memory_order_relaxed);
     return e;
 }
 
@@ -227,8 +256,10 @@ fr_err frs_jobs_report(frs_req *r)
     if (e == FR_ERR_OK) e = frs_db_begin(c, false, &r->diag);
     if (e == FR_ERR_OK) e = frs__fence(c, rp.job_id, rp.worker_id, rp.attempt, &lease, &r->diag);
     if (e == FR_ERR_OK && strcmp(lease.category, w.category) != 0)
-        e = fr_diag_set(&r->diag, FR_ERR_CONFLICT, "worker %lld's category %s is not the "
-                        "attempt's %s", (long long)w.id, w.category, lease.category);
+        e = fr_diag_set(&r->diag, FR_ERR_CONFLICT,
+                        "worker %lld's category %s is not the "
+                        "attempt's %s",
+                        (long long)w.id, w.category, lease.category);
     if (e == FR_ERR_OK) e = check_operator(r, c, &rp, &already);
     if (e == FR_ERR_OK && !already) e = store_report(r, c, &rp, &w, answer);
     char id[24], secs[32];

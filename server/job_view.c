@@ -28,10 +28,34 @@
 
 /* Columns of job_get and jobs_list (sql/queries/jobs.sql). */
 enum {
-    C_ID, C_STATE, C_MODEL, C_TARGET_KIND, C_TARGET, C_MODE, C_WP, C_PRIORITY, C_FORCE,
-    C_CATEGORY, C_ATTEMPT, C_FAILURES, C_MAX_FAILURES, C_WORKER_ID, C_WORKER_NAME,
-    C_WORKER_HOST, C_LEASE, C_NOT_BEFORE, C_ERROR, C_CREATED, C_STARTED, C_FINISHED, C_UPDATED,
-    C_PENDING, C_CACHED, C_DONE, C_TOTAL, C_LAPSED
+    C_ID,
+    C_STATE,
+    C_MODEL,
+    C_TARGET_KIND,
+    C_TARGET,
+    C_MODE,
+    C_WP,
+    C_PRIORITY,
+    C_FORCE,
+    C_CATEGORY,
+    C_ATTEMPT,
+    C_FAILURES,
+    C_MAX_FAILURES,
+    C_WORKER_ID,
+    C_WORKER_NAME,
+    C_WORKER_HOST,
+    C_LEASE,
+    C_NOT_BEFORE,
+    C_ERROR,
+    C_CREATED,
+    C_STARTED,
+    C_FINISHED,
+    C_UPDATED,
+    C_PENDING,
+    C_CACHED,
+    C_DONE,
+    C_TOTAL,
+    C_LAPSED
 };
 
 bool frs__job_final(const char *state)
@@ -75,9 +99,10 @@ static void note_of(frs_server *s, frs_conn *c, PGresult *res, int i, char *out,
     const char *target = PQgetvalue(res, i, C_TARGET);
     out[0] = '\0';
     if (!strcmp(state, "running") && col_bool(res, i, C_LAPSED)) {
-        snprintf(out, len, "the lease of worker '%s' expired at %s: it stopped heartbeating; "
-                 "the job goes back to the queue", PQgetvalue(res, i, C_WORKER_NAME),
-                 PQgetvalue(res, i, C_LEASE));
+        snprintf(out, len,
+                 "the lease of worker '%s' expired at %s: it stopped heartbeating; "
+                 "the job goes back to the queue",
+                 PQgetvalue(res, i, C_WORKER_NAME), PQgetvalue(res, i, C_LEASE));
         return;
     }
     if (strcmp(state, "queued") != 0) return;
@@ -109,11 +134,11 @@ json_t *frs__job_summary(frs_server *s, frs_conn *c, PGresult *res, int i)
     long long total = strtoll(PQgetvalue(res, i, C_TOTAL), NULL, 10);
     long long finished = strtoll(PQgetvalue(res, i, C_CACHED), NULL, 10) +
                          strtoll(PQgetvalue(res, i, C_DONE), NULL, 10);
-    json_t *worker = PQgetisnull(res, i, C_WORKER_ID)
-                         ? json_null()
-                         : json_pack("{s:o,s:o,s:o}", "id", col_int(res, i, C_WORKER_ID), "name",
-                                     col_str(res, i, C_WORKER_NAME), "host",
-                                     col_str(res, i, C_WORKER_HOST));
+    json_t *worker =
+        PQgetisnull(res, i, C_WORKER_ID)
+            ? json_null()
+            : json_pack("{s:o,s:o,s:o}", "id", col_int(res, i, C_WORKER_ID), "name",
+                        col_str(res, i, C_WORKER_NAME), "host", col_str(res, i, C_WORKER_HOST));
     json_t *progress = json_pack("{s:o,s:o,s:o,s:o,s:f}", "total", col_int(res, i, C_TOTAL),
                                  "pending", col_int(res, i, C_PENDING), "cached",
                                  col_int(res, i, C_CACHED), "done", col_int(res, i, C_DONE),
@@ -121,24 +146,39 @@ json_t *frs__job_summary(frs_server *s, frs_conn *c, PGresult *res, int i)
     return json_pack(
         "{s:I,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
         "s:o,s:o,s:o,s:o}",
-        "id", (json_int_t)id, "url", url, "cache_url", cache_url, "state",
-        col_str(res, i, C_STATE), "model", col_str(res, i, C_MODEL), "target",
-        col_str(res, i, C_TARGET), "target_kind", col_str(res, i, C_TARGET_KIND), "mode",
-        col_str(res, i, C_MODE), "weight_preprocess", col_bool(res, i, C_WP), "priority",
-        col_int(res, i, C_PRIORITY), "force", col_bool(res, i, C_FORCE), "category",
-        col_str(res, i, C_CATEGORY), "attempt", col_int(res, i, C_ATTEMPT), "failures",
-        col_int(res, i, C_FAILURES), "max_failures", col_int(res, i, C_MAX_FAILURES), "worker",
-        worker, "lease_expires_at", col_str(res, i, C_LEASE), "not_before",
-        col_str(res, i, C_NOT_BEFORE), "error", col_str(res, i, C_ERROR), "created_at",
-        col_str(res, i, C_CREATED), "started_at", col_str(res, i, C_STARTED), "finished_at",
-        col_str(res, i, C_FINISHED), "updated_at", col_str(res, i, C_UPDATED), "progress",
-        progress, "note", note[0] ? json_string(note) : json_null());
+        "id", (json_int_t)id, "url", url, "cache_url", cache_url, "state", col_str(res, i, C_STATE),
+        "model", col_str(res, i, C_MODEL), "target", col_str(res, i, C_TARGET), "target_kind",
+        col_str(res, i, C_TARGET_KIND), "mode", col_str(res, i, C_MODE), "weight_preprocess",
+        col_bool(res, i, C_WP), "priority", col_int(res, i, C_PRIORITY), "force",
+        col_bool(res, i, C_FORCE), "category", col_str(res, i, C_CATEGORY), "attempt",
+        col_int(res, i, C_ATTEMPT), "failures", col_int(res, i, C_FAILURES), "max_failures",
+        col_int(res, i, C_MAX_FAILURES), "worker", worker, "lease_expires_at",
+        col_str(res, i, C_LEASE), "not_before", col_str(res, i, C_NOT_BEFORE), "error",
+        col_str(res, i, C_ERROR), "created_at", col_str(res, i, C_CREATED), "started_at",
+        col_str(res, i, C_STARTED), "finished_at", col_str(res, i, C_FINISHED), "updated_at",
+        col_str(res, i, C_UPDATED), "progress", progress, "note",
+        note[0] ? json_string(note) : json_null());
 }
 
 static json_t *operator_json(PGresult *res, int i)
 {
-    enum { IDX, NAME, KEY, STATE, CAT, ATTEMPT, WORKER, REPORTS, CANDS, FAILED, BEST, BEST_MS,
-           DURATION, CONDITIONS, FINISHED };
+    enum {
+        IDX,
+        NAME,
+        KEY,
+        STATE,
+        CAT,
+        ATTEMPT,
+        WORKER,
+        REPORTS,
+        CANDS,
+        FAILED,
+        BEST,
+        BEST_MS,
+        DURATION,
+        CONDITIONS,
+        FINISHED
+    };
     json_t *best = PQgetisnull(res, i, BEST)
                        ? json_null()
                        : json_pack("{s:o,s:o}", "algorithm", col_str(res, i, BEST), "median_ms",
@@ -187,9 +227,9 @@ static fr_err add_details(frs_conn *c, const char *id, json_t *job, fr_diag *d)
     }
     PQclear(ops);
     PQclear(atts);
-    if (ok) ok = !json_object_set_new(job, "operators", jo) &&
-                 !json_object_set_new(job, "attempts", ja) &&
-                 !json_object_set_new(job, "errors", je);
+    if (ok)
+        ok = !json_object_set_new(job, "operators", jo) &&
+             !json_object_set_new(job, "attempts", ja) && !json_object_set_new(job, "errors", je);
     else {
         json_decref(jo);
         json_decref(ja);
@@ -199,8 +239,7 @@ static fr_err add_details(frs_conn *c, const char *id, json_t *job, fr_diag *d)
     return e;
 }
 
-fr_err frs__job_json(frs_server *s, frs_conn *c, int64_t id, bool details, json_t **out,
-                     fr_diag *d)
+fr_err frs__job_json(frs_server *s, frs_conn *c, int64_t id, bool details, json_t **out, fr_diag *d)
 {
     char sid[24];
     snprintf(sid, sizeof sid, "%lld", (long long)id);

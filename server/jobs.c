@@ -42,7 +42,8 @@ double frs__live_window_s(const frs_config *cfg)
 double frs__backoff_s(int failures)
 {
     double s = 1;
-    for (int i = 1; i < failures && s < 60; i++) s *= 2;
+    for (int i = 1; i < failures && s < 60; i++)
+        s *= 2;
     return s < 60 ? s : 60;
 }
 
@@ -53,8 +54,10 @@ fr_err frs__path_id(frs_req *r, size_t i, const char *what, int64_t *out)
     errno = 0;
     long long v = s ? strtoll(s, &end, 10) : 0;
     if (!s || !*s || *end || errno || v <= 0)
-        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "%s: expected a positive integer, "
-                           "got '%.32s'", what, s ? s : "");
+        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                           "%s: expected a positive integer, "
+                           "got '%.32s'",
+                           what, s ? s : "");
     *out = v;
     return FR_ERR_OK;
 }
@@ -79,8 +82,10 @@ fr_err frs__param_seconds(frs_req *r, const char *name, double max, double *out)
     errno = 0;
     double s = strtod(v, &end);
     if (!*v || *end || errno || !(s >= 0) || s > max)
-        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "%s: expected seconds from 0 to %g, "
-                           "got '%.32s'", name, max, v);
+        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                           "%s: expected seconds from 0 to %g, "
+                           "got '%.32s'",
+                           name, max, v);
     *out = s;
     return FR_ERR_OK;
 }
@@ -98,14 +103,15 @@ void frs__sleep_until(uint64_t deadline_us, uint64_t step_us)
     if (now >= deadline_us) return;
     uint64_t us = deadline_us - now < step_us ? deadline_us - now : step_us;
     struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
  * POST /v1/jobs
  * ------------------------------------------------------------------------------------------- */
 typedef struct {
-    const json_t *model;   /* borrowed from the body */
+    const json_t *model; /* borrowed from the body */
     char target[65];
     bool is_category;
     bool full, wp, force;
@@ -130,14 +136,17 @@ fr_err frs__check_pool(const char *pool, fr_diag *d)
         ok = alnum || (i > 0 && (c == '.' || c == '_' || c == '-'));
     }
     if (ok) return FR_ERR_OK;
-    return fr_diag_set(d, FR_ERR_BAD_REQUEST, "pool '%.64s': expected 1 to 64 of A-Z a-z 0-9 . _ - "
-                       "(starting with a letter or digit, and not 16 hex digits)", pool);
+    return fr_diag_set(d, FR_ERR_BAD_REQUEST,
+                       "pool '%.64s': expected 1 to 64 of A-Z a-z 0-9 . _ - "
+                       "(starting with a letter or digit, and not 16 hex digits)",
+                       pool);
 }
 
 static fr_err set_target(submission *s, const char *target, fr_diag *d)
 {
     if (!target || !*target)
-        return fr_diag_set(d, FR_ERR_BAD_REQUEST, "target: missing (a worker pool name, or a "
+        return fr_diag_set(d, FR_ERR_BAD_REQUEST,
+                           "target: missing (a worker pool name, or a "
                            "category id from `fastrun info`)");
     if (strlen(target) >= sizeof s->target)
         return fr_diag_set(d, FR_ERR_BAD_REQUEST, "target: longer than 64 characters");
@@ -152,9 +161,12 @@ static fr_err set_target(submission *s, const char *target, fr_diag *d)
 
 static fr_err set_mode(submission *s, const char *mode, fr_diag *d)
 {
-    if (!mode || !strcmp(mode, "fast")) s->full = false;
-    else if (!strcmp(mode, "full")) s->full = true;
-    else return fr_diag_set(d, FR_ERR_BAD_REQUEST, "mode: expected fast or full, got '%.32s'", mode);
+    if (!mode || !strcmp(mode, "fast"))
+        s->full = false;
+    else if (!strcmp(mode, "full"))
+        s->full = true;
+    else
+        return fr_diag_set(d, FR_ERR_BAD_REQUEST, "mode: expected fast or full, got '%.32s'", mode);
     return FR_ERR_OK;
 }
 
@@ -162,18 +174,21 @@ static fr_err param_bool(frs_req *r, const char *name, bool *out)
 {
     const char *v = frs_param(r, name);
     if (!v) return FR_ERR_OK;
-    if (!strcmp(v, "1") || !strcasecmp(v, "true")) *out = true;
-    else if (!strcmp(v, "0") || !strcasecmp(v, "false")) *out = false;
-    else return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "%s: expected 1 or 0, got '%.32s'",
-                            name, v);
+    if (!strcmp(v, "1") || !strcasecmp(v, "true"))
+        *out = true;
+    else if (!strcmp(v, "0") || !strcasecmp(v, "false"))
+        *out = false;
+    else
+        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "%s: expected 1 or 0, got '%.32s'", name,
+                           v);
     return FR_ERR_OK;
 }
 
 /* The model file as the body, options in the query string. */
 static fr_err from_query(frs_req *r, const json_t *body, submission *s)
 {
-    static const char *const allowed[] = {"target", "mode", "weight_preprocess", "priority",
-                                          "force", NULL};
+    static const char *const allowed[] = {"target",   "mode",  "weight_preprocess",
+                                          "priority", "force", NULL};
     fr_err e = frs_params_only(r, allowed);
     if (e == FR_ERR_OK) e = set_target(s, frs_param(r, "target"), &r->diag);
     if (e == FR_ERR_OK) e = set_mode(s, frs_param(r, "mode"), &r->diag);
@@ -185,8 +200,10 @@ static fr_err from_query(frs_req *r, const json_t *body, submission *s)
         errno = 0;
         long v = strtol(p, &end, 10);
         if (!*p || *end || errno || v < -1000 || v > 1000)
-            return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "priority: expected an integer "
-                               "from -1000 to 1000, got '%.32s'", p);
+            return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                               "priority: expected an integer "
+                               "from -1000 to 1000, got '%.32s'",
+                               p);
         s->priority = (int)v;
     }
     s->model = body;
@@ -199,9 +216,11 @@ static fr_err from_envelope(frs_req *r, const json_t *body, submission *s)
     const char *k;
     json_t *v;
     if (r->nparams)
-        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "give the options either in the query "
+        return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                           "give the options either in the query "
                            "string (with the model file as the body) or in the body, not both");
-    json_object_foreach((json_t *)body, k, v) {
+    json_object_foreach((json_t *)body, k, v)
+    {
         if (strcmp(k, "model") && strcmp(k, "target") && strcmp(k, "mode") &&
             strcmp(k, "weight_preprocess") && strcmp(k, "priority") && strcmp(k, "force"))
             return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "%.64s: unknown field", k);
@@ -237,8 +256,8 @@ static fr_err operators_json(const fr_model *m, bool wp, char **out)
     for (size_t i = 0; arr && i < m->nops; i++) {
         char key[FR_MAX_KEY_LEN];
         fr_op_key(&m->ops[i].op, wp, key, sizeof key);
-        if (json_array_append_new(arr, json_pack("{s:s,s:s}", "name", m->ops[i].name, "key",
-                                                 key)) != 0) {
+        if (json_array_append_new(
+                arr, json_pack("{s:s,s:s}", "name", m->ops[i].name, "key", key)) != 0) {
             json_decref(arr);
             arr = NULL;
         }
@@ -261,9 +280,16 @@ static fr_err insert_job(frs_req *r, const submission *s, const fr_model *m, int
     snprintf(prio, sizeof prio, "%d", s->priority);
     snprintf(maxf, sizeof maxf, "%u", r->srv->cfg.max_failures);
     snprintf(token, sizeof token, "%lld", (long long)r->who.token_id);
-    const char *ins[] = {m->name, model, s->is_category ? "category" : "pool", s->target,
-                         s->full ? "full" : "fast", s->wp ? "true" : "false", prio,
-                         s->force ? "true" : "false", maxf, r->who.token_id ? token : NULL,
+    const char *ins[] = {m->name,
+                         model,
+                         s->is_category ? "category" : "pool",
+                         s->target,
+                         s->full ? "full" : "fast",
+                         s->wp ? "true" : "false",
+                         prio,
+                         s->force ? "true" : "false",
+                         maxf,
+                         r->who.token_id ? token : NULL,
                          s->is_category ? s->target : NULL};
     frs_conn *c;
     PGresult *res = NULL;
@@ -301,10 +327,14 @@ fr_err frs_jobs_post(frs_req *r)
     int64_t id = 0;
     fr_err e = frs_body_object(r, &body);
     if (e != FR_ERR_OK) return e;
-    if (json_object_get(body, "operators")) e = from_query(r, body, &s);
-    else if (json_object_get(body, "model")) e = from_envelope(r, body, &s);
-    else e = fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "expected a model file (with "
-                         "\"operators\") or {\"model\": {...}, \"target\": ...}");
+    if (json_object_get(body, "operators"))
+        e = from_query(r, body, &s);
+    else if (json_object_get(body, "model"))
+        e = from_envelope(r, body, &s);
+    else
+        e = fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST,
+                        "expected a model file (with "
+                        "\"operators\") or {\"model\": {...}, \"target\": ...}");
     if (e == FR_ERR_OK && !json_is_object(s.model))
         e = fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "model: expected a JSON object");
     if (e == FR_ERR_OK) e = fr_model_from_json(s.model, "model", &m, &r->diag);

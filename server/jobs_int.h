@@ -50,8 +50,8 @@ typedef struct {
 /* Marks worker id as seen now and reads it. FR_ERR_NOT_FOUND when it is unknown or signed off,
  * FR_ERR_FORBIDDEN when it was registered with another token than who's. out is always
  * initialised: frs__worker_cleanup. */
-FR_WUR fr_err frs__worker_seen(frs_conn *c, int64_t id, const frs_principal *who,
-                               frs__worker *out, fr_diag *d);
+FR_WUR fr_err frs__worker_seen(frs_conn *c, int64_t id, const frs_principal *who, frs__worker *out,
+                               fr_diag *d);
 void frs__worker_cleanup(frs__worker *w);
 
 /* ---------------------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ bool frs__job_final(const char *state);
 typedef struct {
     int64_t job_id, worker_id;
     int attempt;
-    char category[17];  /* of the attempt (the worker's) */
+    char category[17]; /* of the attempt (the worker's) */
     int failures, max_failures;
 } frs__lease;
 

@@ -38,17 +38,21 @@ fr_err frs__fence(frs_conn *c, int64_t job_id, int64_t worker_id, int attempt, f
         return fr_diag_set(d, FR_ERR_NOT_FOUND, "no job %s", sid);
     }
     const char *state = PQgetvalue(res, 0, STATE);
-    long long holder = PQgetisnull(res, 0, WORKER) ? 0 : strtoll(PQgetvalue(res, 0, WORKER), NULL, 10);
+    long long holder =
+        PQgetisnull(res, 0, WORKER) ? 0 : strtoll(PQgetvalue(res, 0, WORKER), NULL, 10);
     int now = (int)strtol(PQgetvalue(res, 0, ATTEMPT), NULL, 10);
     if (strcmp(state, "running") != 0 && frs__job_final(state))
         e = fr_diag_set(d, FR_ERR_LEASE_LOST, "job %s is %s", sid, state);
     else if (strcmp(state, "running") != 0)
-        e = fr_diag_set(d, FR_ERR_LEASE_LOST, "job %s is back in the queue: attempt %d lost its "
-                        "lease", sid, now);
+        e = fr_diag_set(d, FR_ERR_LEASE_LOST,
+                        "job %s is back in the queue: attempt %d lost its "
+                        "lease",
+                        sid, now);
     else if (holder != worker_id || now != attempt)
-        e = fr_diag_set(d, FR_ERR_LEASE_LOST, "job %s is now attempt %d of worker %lld, not "
-                        "attempt %d of worker %lld", sid, now, holder, attempt,
-                        (long long)worker_id);
+        e = fr_diag_set(d, FR_ERR_LEASE_LOST,
+                        "job %s is now attempt %d of worker %lld, not "
+                        "attempt %d of worker %lld",
+                        sid, now, holder, attempt, (long long)worker_id);
     else if (PQgetvalue(res, 0, VALID)[0] != 't')
         e = fr_diag_set(d, FR_ERR_LEASE_LOST, "the lease of attempt %d of job %s expired at %s",
                         attempt, sid, PQgetvalue(res, 0, LEASE));
@@ -74,9 +78,8 @@ fr_err frs__lease_args(frs_req *r, json_t **body, int64_t *worker_id, int *attem
     return e;
 }
 
-fr_err frs__attempt_failed(frs_conn *c, int64_t job_id, int attempt, int failures,
-                           int max_failures, const char *outcome, const char *detail,
-                           bool *out_failed, fr_diag *d)
+fr_err frs__attempt_failed(frs_conn *c, int64_t job_id, int attempt, int failures, int max_failures,
+                           const char *outcome, const char *detail, bool *out_failed, fr_diag *d)
 {
     char id[24], att[16], reason[1200];
     snprintf(id, sizeof id, "%lld", (long long)job_id);
@@ -165,9 +168,8 @@ fr_err frs_jobs_heartbeat(frs_req *r)
     e = frs_db_exec(c, FRS_Q_job_lease_extend, 2, p, &res, &r->diag);
     if (e == FR_ERR_OK) e = frs_db_commit(c, &r->diag);
     frs_db_return(r->srv->db, c);
-    json_t *out = e == FR_ERR_OK ? json_pack("{s:s,s:f}", "lease_expires_at",
-                                             PQgetvalue(res, 0, 0), "lease_seconds",
-                                             r->srv->cfg.lease_s)
+    json_t *out = e == FR_ERR_OK ? json_pack("{s:s,s:f}", "lease_expires_at", PQgetvalue(res, 0, 0),
+                                             "lease_seconds", r->srv->cfg.lease_s)
                                  : NULL;
     PQclear(res);
     if (e != FR_ERR_OK) return e;
@@ -195,8 +197,10 @@ fr_err frs_jobs_complete(frs_req *r)
     long long pending = e == FR_ERR_OK ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     if (e == FR_ERR_OK && pending > 0)
-        e = fr_diag_set(&r->diag, FR_ERR_CONFLICT, "%lld operators of job %s are still pending: "
-                        "report them first", pending, id);
+        e = fr_diag_set(&r->diag, FR_ERR_CONFLICT,
+                        "%lld operators of job %s are still pending: "
+                        "report them first",
+                        pending, id);
     const char *end[] = {id, att, "completed", detail};
     const char *fin[] = {id, "done", NULL};
     if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_job_attempt_end, 4, end, NULL, &r->diag);
@@ -216,8 +220,8 @@ fr_err frs_jobs_release(frs_req *r)
     snprintf(id, sizeof id, "%lld", (long long)lease.job_id);
     snprintf(att, sizeof att, "%d", lease.attempt);
     e = reason_of(r, body, false, reason, sizeof reason);
-    snprintf(detail, sizeof detail, "handed back by worker '%s'%s%s", w.name,
-             reason[0] ? ": " : "", reason);
+    snprintf(detail, sizeof detail, "handed back by worker '%s'%s%s", w.name, reason[0] ? ": " : "",
+             reason);
     frs__worker_cleanup(&w);
     const char *end[] = {id, att, "released", detail};
     const char *rq[] = {id, "0", "0", NULL};
@@ -242,8 +246,8 @@ fr_err frs_jobs_fail(frs_req *r)
              (long long)w.id, w.host, reason);
     frs__worker_cleanup(&w);
     if (e == FR_ERR_OK)
-        e = frs__attempt_failed(c, lease.job_id, lease.attempt, lease.failures,
-                                lease.max_failures, "failed", detail, NULL, &r->diag);
+        e = frs__attempt_failed(c, lease.job_id, lease.attempt, lease.failures, lease.max_failures,
+                                "failed", detail, NULL, &r->diag);
     e = commit_reply_job(r, c, lease.job_id, e);
     if (e == FR_ERR_OK) frs_jobs_ring();
     return e;

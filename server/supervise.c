@@ -56,7 +56,7 @@ struct frs_supervisor {
     pthread_mutex_t mu;
     bool stop;
     char exe[PATH_MAX], url[300], threads[16];
-    char **envp;          /* environ + FASTRUN_TOKEN, built once */
+    char **envp; /* environ + FASTRUN_TOKEN, built once */
     int64_t token_id;
     child *kids;
     unsigned n;
@@ -73,8 +73,10 @@ static fr_err find_worker(char *out, size_t len, fr_diag *d)
     if (env && *env) {
         snprintf(out, len, "%s", env);
         return executable(out) ? FR_ERR_OK
-                               : fr_diag_set(d, FR_ERR_NOT_FOUND, "FASTRUN_WORKER_BIN=%s is not "
-                                             "an executable", env);
+                               : fr_diag_set(d, FR_ERR_NOT_FOUND,
+                                             "FASTRUN_WORKER_BIN=%s is not "
+                                             "an executable",
+                                             env);
     }
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -86,16 +88,20 @@ static fr_err find_worker(char *out, size_t len, fr_diag *d)
     if (executable(out)) return FR_ERR_OK;
     snprintf(out, len, "%s/../worker/fastrun-worker", self);
     if (executable(out)) return FR_ERR_OK;
-    return fr_diag_set(d, FR_ERR_NOT_FOUND, "no fastrun-worker next to %s (nor in ../worker/); "
-                       "set FASTRUN_WORKER_BIN", self);
+    return fr_diag_set(d, FR_ERR_NOT_FOUND,
+                       "no fastrun-worker next to %s (nor in ../worker/); "
+                       "set FASTRUN_WORKER_BIN",
+                       self);
 }
 
 /* The URL the workers use to reach this server: a wildcard listen address becomes loopback. */
 static void server_url(const frs_config *cfg, char *out, size_t len)
 {
     const char *h = cfg->listen_host;
-    if (!strcmp(h, "0.0.0.0") || !h[0]) h = "127.0.0.1";
-    else if (!strcmp(h, "::")) h = "::1";
+    if (!strcmp(h, "0.0.0.0") || !h[0])
+        h = "127.0.0.1";
+    else if (!strcmp(h, "::"))
+        h = "::1";
     snprintf(out, len, strchr(h, ':') ? "http://[%s]:%d" : "http://%s:%d", h, cfg->listen_port);
 }
 
@@ -103,7 +109,8 @@ static void server_url(const frs_config *cfg, char *out, size_t len)
 static char **child_env(const char *token)
 {
     size_t n = 0;
-    while (environ[n]) n++;
+    while (environ[n])
+        n++;
     char **env = calloc(n + 2, sizeof *env);
     size_t len = strlen("FASTRUN_TOKEN=") + strlen(token) + 1, k = 0;
     char *var = malloc(len);
@@ -155,8 +162,10 @@ static void reap(child *k)
     uint64_t now = frs_now_us();
     if (now - k->started_us >= HEALTHY_RUN_S * 1000000ull) k->backoff_s = 1;
     char how[48];
-    if (WIFSIGNALED(status)) snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
-    else snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
     fprintf(stderr, "fastrun-server: local worker %s (pid %d) %s; restarting in %u s\n", k->name,
             (int)k->pid, how, k->backoff_s);
     k->pid = 0;
@@ -232,7 +241,8 @@ fr_err frs_supervisor_start(frs_server *srv, frs_supervisor **out, fr_diag *d)
     char token[80];
     fr_err e = find_worker(s->exe, sizeof s->exe, d);
     if (e == FR_ERR_OK) e = make_token(s, token, sizeof token, d);
-    if (e == FR_ERR_OK && (!(s->envp = child_env(token)) || !(s->kids = calloc(s->n, sizeof *s->kids))))
+    if (e == FR_ERR_OK &&
+        (!(s->envp = child_env(token)) || !(s->kids = calloc(s->n, sizeof *s->kids))))
         e = fr_diag_set(d, FR_ERR_NOMEM, "out of memory");
     explicit_bzero(token, sizeof token);
     server_url(&srv->cfg, s->url, sizeof s->url);
@@ -279,8 +289,10 @@ void frs_supervisor_stop(frs_supervisor *s)
         fr_diag ignored;
         if (frs_db_borrow(s->srv->db, &c, &ignored) == FR_ERR_OK) {
             if (frs_db_exec(c, FRS_Q_token_revoke, 1, p, NULL, &ignored) != FR_ERR_OK)
-                fprintf(stderr, "fastrun-server: cannot revoke the local workers' token %s: "
-                        "%s\n", id, ignored.msg);
+                fprintf(stderr,
+                        "fastrun-server: cannot revoke the local workers' token %s: "
+                        "%s\n",
+                        id, ignored.msg);
             frs_db_return(s->srv->db, c);
         }
     }

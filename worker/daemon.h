@@ -10,14 +10,14 @@
 #include "jobs_client.h"
 
 typedef struct {
-    const char *server, *pool;  /* borrowed from argv */
-    char token[160];            /* --token or $FASTRUN_TOKEN */
+    const char *server, *pool; /* borrowed from argv */
+    char token[160];           /* --token or $FASTRUN_TOKEN */
     char name[129], host[256];
     int claim_wait_s;
-    atomic_bool stop;           /* SIGTERM or SIGINT arrived */
-    int64_t id;                 /* from the registration */
+    atomic_bool stop; /* SIGTERM or SIGINT arrived */
+    int64_t id;       /* from the registration */
     char category[17];
-    frw_api api;                /* the main thread's connection */
+    frw_api api; /* the main thread's connection */
 } frw_daemon;
 
 /* "fastrun-worker[NAME]: ..." on stderr, one line. */

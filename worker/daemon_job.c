@@ -65,8 +65,8 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
-static fr_err heartbeat_start(heartbeat *hb, frw_daemon *dm, const frw_job *job, const char *token_src,
-                              fr_diag *d)
+static fr_err heartbeat_start(heartbeat *hb, frw_daemon *dm, const frw_job *job,
+                              const char *token_src, fr_diag *d)
 {
     memset(hb, 0, sizeof *hb);
     hb->dm = dm;
@@ -106,9 +106,9 @@ static double wall_now(void)
 
 /* Reports one operator, retrying while the server cannot be reached and the lease may still
  * hold. */
-static fr_err report(frw_daemon *dm, heartbeat *hb, const frw_job *job, int index,
-                     const char *key, const frc_result *res, size_t n,
-                     const frw_profile_log *log, double wall_before, fr_diag *d)
+static fr_err report(frw_daemon *dm, heartbeat *hb, const frw_job *job, int index, const char *key,
+                     const frc_result *res, size_t n, const frw_profile_log *log,
+                     double wall_before, fr_diag *d)
 {
     fr_err e = FR_ERR_UNAVAILABLE;
     for (int i = 0; i < REPORT_TRIES && e == FR_ERR_UNAVAILABLE && !atomic_load(&hb->lost); i++) {
@@ -150,11 +150,13 @@ static fr_err one_operator(frw_daemon *dm, heartbeat *hb, const frw_job *job, co
     e = report(dm, hb, job, index, key, res, nres, &log, wall_before, d);
     if (e == FR_ERR_OK) {
         const frc_result *best = nres && !res[0].failure ? &res[0] : NULL;
-        frw_daemon_log(dm, "job %lld attempt %d: operator #%d '%s' profiled and uploaded (%zu/%zu, "
+        frw_daemon_log(dm,
+                       "job %lld attempt %d: operator #%d '%s' profiled and uploaded (%zu/%zu, "
                        "%zu candidates, %zu failed, best %s %.4g ms, %.1f s%s)",
                        (long long)job->id, job->attempt, index, name, i + 1, n, log.ncandidates,
                        log.nfailed, best ? best->algorithm : "-", best ? best->median_ms : 0.0,
-                       log.total_s, log.cond.lock_waited ? ", waited for the measurement lock" : "");
+                       log.total_s,
+                       log.cond.lock_waited ? ", waited for the measurement lock" : "");
     }
     frw_results_free(res, nres);
     return e;
@@ -174,10 +176,11 @@ static bool reported_before(const json_t *ops, size_t i, const bool *done)
 fr_err frw_daemon_run_job(frw_daemon *dm, frw_job *job)
 {
     size_t n = json_array_size(job->operators), finished = 0;
-    frw_daemon_log(dm, "job %lld attempt %d: model '%s', %zu operators to profile (%s run%s), "
-                   "category %s", (long long)job->id, job->attempt, job->model, n,
-                   job->full ? "full" : "fast", job->wp ? ", weight preprocessing" : "",
-                   job->category);
+    frw_daemon_log(dm,
+                   "job %lld attempt %d: model '%s', %zu operators to profile (%s run%s), "
+                   "category %s",
+                   (long long)job->id, job->attempt, job->model, n, job->full ? "full" : "fast",
+                   job->wp ? ", weight preprocessing" : "", job->category);
     heartbeat hb;
     fr_diag d = {""};
     bool *done = calloc(n ? n : 1, sizeof *done);
@@ -210,8 +213,10 @@ fr_err frw_daemon_run_job(frw_daemon *dm, frw_job *job)
         snprintf(reason, sizeof reason, "%s: %s", fr_err_message(e), d.msg);
     } else if (finished < n) {
         verb = "release";
-        snprintf(reason, sizeof reason, "worker stopping (SIGTERM) with %zu of %zu operators "
-                 "left", n - finished, n);
+        snprintf(reason, sizeof reason,
+                 "worker stopping (SIGTERM) with %zu of %zu operators "
+                 "left",
+                 n - finished, n);
     } else {
         verb = "complete";
     }
@@ -222,9 +227,9 @@ fr_err frw_daemon_run_job(frw_daemon *dm, frw_job *job)
                        fd.msg);
     else
         frw_daemon_log(dm, "job %lld attempt %d: %s%s%s", (long long)job->id, job->attempt,
-                       !strcmp(verb, "complete") ? "completed" : !strcmp(verb, "release")
-                                                                     ? "handed back"
-                                                                     : "reported failed",
+                       !strcmp(verb, "complete")  ? "completed"
+                       : !strcmp(verb, "release") ? "handed back"
+                                                  : "reported failed",
                        reason[0] ? ": " : "", reason);
     return fe == FR_ERR_UNAUTHORIZED ? fe : FR_ERR_OK;
 }

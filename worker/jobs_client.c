@@ -44,13 +44,15 @@ fr_err frw_api_init(frw_api *a, const char *server, const char *token, const ato
 {
     memset(a, 0, sizeof *a);
     size_t len = strlen(server);
-    while (len && server[len - 1] == '/') len--;
-    if (len == 0 || len >= sizeof a->base || (strncmp(server, "http://", 7) != 0 &&
-                                              strncmp(server, "https://", 8) != 0))
+    while (len && server[len - 1] == '/')
+        len--;
+    if (len == 0 || len >= sizeof a->base ||
+        (strncmp(server, "http://", 7) != 0 && strncmp(server, "https://", 8) != 0))
         return fr_diag_set(d, FR_ERR_INVALID_ARGUMENT, "--server '%s': expected http://HOST:PORT",
                            server);
     if (!token || !*token || strlen(token) > 128 || strpbrk(token, "\r\n"))
-        return fr_diag_set(d, FR_ERR_INVALID_ARGUMENT, "a worker token is needed: --token T or "
+        return fr_diag_set(d, FR_ERR_INVALID_ARGUMENT,
+                           "a worker token is needed: --token T or "
                            "FASTRUN_TOKEN");
     memcpy(a->base, server, len);
     a->base[len] = '\0';
@@ -224,24 +226,23 @@ static json_t *conditions_json(const frw_conditions *c, double from)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:i,s:f,s:b,s:f,s:s,s:f,s:I,s:I}", "threads", c->threads, "load1",
-                     c->load1, "lock_waited", c->lock_waited, "lock_wait_s", c->lock_wait_s,
-                     "started_at", started, "duration_s", c->duration_s, "measured_from_ms",
+    return json_pack("{s:i,s:f,s:b,s:f,s:s,s:f,s:I,s:I}", "threads", c->threads, "load1", c->load1,
+                     "lock_waited", c->lock_waited, "lock_wait_s", c->lock_wait_s, "started_at",
+                     started, "duration_s", c->duration_s, "measured_from_ms",
                      (json_int_t)(from * 1000.0), "measured_to_ms",
                      (json_int_t)((from + c->duration_s) * 1000.0 + 0.999));
 }
 
 fr_err frw_api_report(frw_api *a, int64_t worker, const frw_job *job, int index, const char *key,
                       const frc_result *results, size_t n, const char *heuristic,
-                      const frw_conditions *cond, double measured_from, double seconds,
-                      fr_diag *d)
+                      const frw_conditions *cond, double measured_from, double seconds, fr_diag *d)
 {
     json_t *list = json_array(), *body = fence(worker, job);
     bool ok = list && body;
     for (size_t i = 0; ok && i < n; i++) {
         void *r;
-        ok = frc_result_to_json(&results[i], &r) == FR_ERR_OK &&
-             json_array_append_new(list, r) == 0;
+        ok =
+            frc_result_to_json(&results[i], &r) == FR_ERR_OK && json_array_append_new(list, r) == 0;
     }
     ok = ok && !json_object_set_new(body, "key", json_string(key)) &&
          !json_object_set_new(body, "results", list) &&

@@ -21,7 +21,8 @@ int jfx_start(jfx *f, const char *const *extra)
     setenv("FASTRUN_MEASURE_LOCK", jfx_path(f, "measure.lock"), 1);
     const char *args[24] = {"--lease-seconds", JFX_LEASE, "--quiet"};
     size_t n = 3;
-    for (size_t i = 0; extra && extra[i] && n < 23; i++) args[n++] = extra[i];
+    for (size_t i = 0; extra && extra[i] && n < 23; i++)
+        args[n++] = extra[i];
     args[n] = NULL;
     if (frt_token(f->conninfo, "submitter", "ci", f->submitter, sizeof f->submitter) ||
         frt_token(f->conninfo, "worker", "workers", f->worker, sizeof f->worker) ||
@@ -54,9 +55,18 @@ jfx_worker *jfx_worker_start(jfx *f, const char *name, const char *pool)
     char logname[64];
     snprintf(logname, sizeof logname, "%s.log", name);
     snprintf(w->log, sizeof w->log, "%s", jfx_path(f, logname));
-    const char *argv[] = {frt_bin("FASTRUN_WORKER_BIN", "fastrun-worker"), "--server", f->srv.url,
-                          "--token", f->worker, "--pool", pool, "--name", name,
-                          "--claim-wait", "5", NULL};
+    const char *argv[] = {frt_bin("FASTRUN_WORKER_BIN", "fastrun-worker"),
+                          "--server",
+                          f->srv.url,
+                          "--token",
+                          f->worker,
+                          "--pool",
+                          pool,
+                          "--name",
+                          name,
+                          "--claim-wait",
+                          "5",
+                          NULL};
     cr_assert_eq(frt_spawn(&w->proc, argv, w->log, NULL), 0, "cannot start worker %s", name);
     return w;
 }
@@ -164,10 +174,10 @@ char *jfx_conv_model(const char *name, int n, int c, int hw)
         char opname[32];
         snprintf(opname, sizeof opname, "conv%d", i);
         json_array_append_new(
-            ops, json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:[i,i],s:[i,i],s:[i,i],s:i}",
-                           "name", opname, "op", "conv2d", "n", 1, "c", c, "h", hw, "w", hw, "k",
-                           c + 8 * i, "r", 3, "s", 3, "stride", 1, 1, "pad", 1, 1, "dilation", 1,
-                           1, "groups", 1));
+            ops,
+            json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:[i,i],s:[i,i],s:[i,i],s:i}", "name",
+                      opname, "op", "conv2d", "n", 1, "c", c, "h", hw, "w", hw, "k", c + 8 * i, "r",
+                      3, "s", 3, "stride", 1, 1, "pad", 1, 1, "dilation", 1, 1, "groups", 1));
     }
     json_t *m = json_pack("{s:s,s:o}", "name", name, "operators", ops);
     char *text = json_dumps(m, JSON_INDENT(1));

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#define JFX_LEASE "3"     /* seconds: a dead worker's job moves on within ~5 s */
+#define JFX_LEASE "3" /* seconds: a dead worker's job moves on within ~5 s */
 #define JFX_MAX_WORKERS 4
 
 typedef struct {
@@ -24,7 +24,7 @@ typedef struct {
     frt_pg pg;
     char conninfo[256];
     frt_server srv;
-    char dir[256];                /* temporary folder: models, worker logs, the lock file */
+    char dir[256]; /* temporary folder: models, worker logs, the lock file */
     char submitter[96], worker[96], admin[96];
     jfx_worker workers[JFX_MAX_WORKERS];
     size_t nworkers;

@@ -55,8 +55,8 @@ static int run_recipe(jfx *f, const char *model, const char *pool, char *out, si
     snprintf(env_token, sizeof env_token, "FASTRUN_TOKEN=%s", f->submitter);
     snprintf(env_model, sizeof env_model, "MODEL=%s", model);
     snprintf(env_pool, sizeof env_pool, "POOL=%s", pool);
-    const char *argv[] = {"/usr/bin/env", "-C", f->dir, env_server, env_token, env_model,
-                          env_pool, "bash", "ci.sh", NULL};
+    const char *argv[] = {"/usr/bin/env", "-C",     f->dir, env_server, env_token,
+                          env_model,      env_pool, "bash", "ci.sh",    NULL};
     static char err[8192];
     int rc = frt_run(argv, NULL, out, len, err, sizeof err);
     fprintf(stderr, "ci.sh (exit %d) stderr:\n%s\n", rc, err);
@@ -80,7 +80,8 @@ static void assert_no_overlap(jfx *f, const long *ids, size_t n)
         json_t *job = jfx_job(f, ids[j]);
         size_t i;
         json_t *op;
-        json_array_foreach(json_object_get(job, "operators"), i, op) {
+        json_array_foreach(json_object_get(job, "operators"), i, op)
+        {
             json_t *c = json_object_get(op, "conditions");
             if (!json_is_object(c) || k == 64) continue;
             from[k] = (double)jfx_int(c, "measured_from_ms") / 1000.0;
@@ -95,8 +96,8 @@ static void assert_no_overlap(jfx *f, const long *ids, size_t n)
     for (size_t a = 0; a < k; a++)
         for (size_t b = a + 1; b < k; b++)
             cr_assert(to[a] <= from[b] + 0.005 || to[b] <= from[a] + 0.005,
-                      "two measurements overlapped: [%.3f, %.3f] and [%.3f, %.3f]", from[a],
-                      to[a], from[b], to[b]);
+                      "two measurements overlapped: [%.3f, %.3f] and [%.3f, %.3f]", from[a], to[a],
+                      from[b], to[b]);
 }
 
 Test(jobs, readme_recipe_completes_and_downloads_the_cache, .timeout = 120)
@@ -133,7 +134,8 @@ Test(jobs, readme_recipe_completes_and_downloads_the_cache, .timeout = 120)
                  d.msg);
     cr_assert_eq(doc.ncats, 1);
     cr_assert_str_eq(doc.cats[0].id, jfx_str(job, "category"));
-    json_array_foreach(json_object_get(job, "operators"), i, op) {
+    json_array_foreach(json_object_get(job, "operators"), i, op)
+    {
         cr_assert_eq(jfx_int(op, "reports"), 1);
         crashed += (size_t)jfx_int(op, "failed_candidates");
         cr_assert_not_null(frc_category_find(&doc.cats[0], jfx_str(op, "key")),
@@ -156,7 +158,8 @@ Test(jobs, readme_recipe_fails_when_the_job_is_cancelled, .timeout = 60)
 {
     jfx f;
     cr_assert_eq(jfx_start(&f, NULL), 0);
-    write_file(jfx_path(&f, "model.json"), "{\"name\": \"m\", \"operators\": [{\"name\": \"mm\", "
+    write_file(jfx_path(&f, "model.json"),
+               "{\"name\": \"m\", \"operators\": [{\"name\": \"mm\", "
                "\"op\": \"matmul\", \"batch\": 1, \"m\": 8, \"n\": 8, \"k\": 8}]}");
     pid_t pid = fork();
     if (pid == 0) { /* no worker in pool "none": the recipe waits until the job is cancelled */
@@ -209,7 +212,8 @@ Test(jobs, killed_worker_is_replaced_and_nothing_is_profiled_twice, .timeout = 1
     bool landed[5] = {false};
     size_t i, nlanded = 0;
     json_t *op;
-    json_array_foreach(json_object_get(job, "operators"), i, op) {
+    json_array_foreach(json_object_get(job, "operators"), i, op)
+    {
         landed[i] = !strcmp(jfx_str(op, "state"), "done");
         nlanded += landed[i];
     }
@@ -223,7 +227,8 @@ Test(jobs, killed_worker_is_replaced_and_nothing_is_profiled_twice, .timeout = 1
     cr_assert_str_eq(jfx_str(json_array_get(atts, 0), "outcome"), "lease_expired");
     cr_assert_str_eq(jfx_str(json_array_get(atts, json_array_size(atts) - 1), "outcome"),
                      "completed");
-    json_array_foreach(json_object_get(job, "operators"), i, op) {
+    json_array_foreach(json_object_get(job, "operators"), i, op)
+    {
         cr_assert_str_eq(jfx_str(op, "state"), "done");
         cr_assert_eq(jfx_int(op, "reports"), 1, "operator %zu reported more than once", i);
         if (landed[i]) { /* kept from the dead worker's attempt, not profiled again */
@@ -241,8 +246,8 @@ Test(jobs, killed_worker_is_replaced_and_nothing_is_profiled_twice, .timeout = 1
     for (int k = 0; k < 5; k++) {
         char line[64];
         snprintf(line, sizeof line, "operator #%d 'conv%d' profiled", k, k);
-        cr_assert_eq(strstr(log, line) != NULL, !landed[k], "operator %d: landed=%d, log:\n%s",
-                     k, landed[k], log);
+        cr_assert_eq(strstr(log, line) != NULL, !landed[k], "operator %d: landed=%d, log:\n%s", k,
+                     landed[k], log);
     }
     free(log);
     /* Nothing lost, nothing twice: every result in the merged cache comes from one report. */
@@ -250,11 +255,12 @@ Test(jobs, killed_worker_is_replaced_and_nothing_is_profiled_twice, .timeout = 1
     json_t *cache;
     snprintf(path, sizeof path, "/v1/jobs/%ld/cache", id);
     cr_assert_eq(jfx_req(&f, "GET", path, NULL, NULL, &cache), 200);
-    json_t *entries = json_object_get(json_array_get(json_object_get(cache, "categories"), 0),
-                                      "entries");
+    json_t *entries =
+        json_object_get(json_array_get(json_object_get(cache, "categories"), 0), "entries");
     cr_assert_eq(json_array_size(entries), 5);
     json_t *en;
-    json_array_foreach(entries, i, en) {
+    json_array_foreach(entries, i, en)
+    {
         size_t k;
         json_t *r;
         json_array_foreach(json_object_get(en, "results"), k, r)
@@ -312,8 +318,10 @@ Test(jobs, job_for_a_pool_without_workers_stays_queued_and_says_so, .timeout = 6
     jfx f;
     cr_assert_eq(jfx_start(&f, NULL), 0);
     jfx_worker_start(&f, "cpu1", "cpu");
-    long id = jfx_submit(&f, "{\"name\": \"m\", \"operators\": [{\"name\": \"mm\", \"op\": "
-                         "\"matmul\", \"batch\": 1, \"m\": 8, \"n\": 8, \"k\": 8}]}", "target=gpu");
+    long id = jfx_submit(&f,
+                         "{\"name\": \"m\", \"operators\": [{\"name\": \"mm\", \"op\": "
+                         "\"matmul\", \"batch\": 1, \"m\": 8, \"n\": 8, \"k\": 8}]}",
+                         "target=gpu");
     cr_assert_gt(id, 0);
     char path[64];
     json_t *job;

@@ -66,9 +66,10 @@ static size_t live_workers(jfx *f)
     cr_assert_eq(jfx_req(f, "GET", "/v1/workers", NULL, NULL, &out), 200);
     size_t i, n = 0;
     json_t *w;
-    json_array_foreach(json_object_get(out, "workers"), i, w) {
-        n += json_is_true(json_object_get(w, "live")) &&
-             !strcmp(jfx_str(w, "pool"), "local") && !strncmp(jfx_str(w, "name"), "local-", 6);
+    json_array_foreach(json_object_get(out, "workers"), i, w)
+    {
+        n += json_is_true(json_object_get(w, "live")) && !strcmp(jfx_str(w, "pool"), "local") &&
+             !strncmp(jfx_str(w, "name"), "local-", 6);
     }
     json_decref(out);
     return n;
@@ -79,7 +80,8 @@ Test(local, server_supervises_its_workers, .timeout = 120)
     const char *extra[] = {"--local-workers", "2", "--local-pool", "local", NULL};
     jfx f;
     cr_assert_eq(jfx_start(&f, extra), 0);
-    for (int i = 0; i < 100 && live_workers(&f) < 2; i++) usleep(100000);
+    for (int i = 0; i < 100 && live_workers(&f) < 2; i++)
+        usleep(100000);
     cr_assert_eq(live_workers(&f), 2, "the two local workers did not register");
 
     pid_t kids[8];
@@ -117,8 +119,10 @@ Test(local, server_supervises_its_workers, .timeout = 120)
     cr_assert(log && strstr(log, "was killed by signal 9; restarting"), "server log:\n%s",
               log ? log : "");
     free(log);
-    for (int i = 0; i < 100 && live_workers(&f) < 3; i++) usleep(100000);
-    cr_assert_eq(live_workers(&f), 3, "no new registration after the restart (the killed "
+    for (int i = 0; i < 100 && live_workers(&f) < 3; i++)
+        usleep(100000);
+    cr_assert_eq(live_workers(&f), 3,
+                 "no new registration after the restart (the killed "
                  "worker still counts as live until its window passes)");
 
     /* Stopping the server mid-job: the worker finishes its operator and hands the job back. */
@@ -133,24 +137,32 @@ Test(local, server_supervises_its_workers, .timeout = 120)
     int status = frt_stop(&f.srv.proc, SIGTERM, true, 60000);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server exit status %d", status);
     char q[160], v[64];
-    snprintf(q, sizeof q, "SELECT state || ' ' || (SELECT outcome FROM job_attempts WHERE "
-             "job_id = %ld ORDER BY attempt DESC LIMIT 1) FROM jobs WHERE id = %ld", id, id);
+    snprintf(q, sizeof q,
+             "SELECT state || ' ' || (SELECT outcome FROM job_attempts WHERE "
+             "job_id = %ld ORDER BY attempt DESC LIMIT 1) FROM jobs WHERE id = %ld",
+             id, id);
     cr_assert_eq(frt_pg_sql(f.conninfo, q, v, sizeof v), 0);
     if (strcmp(v, "queued released") != 0) {
         char tail[4096];
         frt_tail(f.srv.log, tail, sizeof tail);
         char att[1024];
-        snprintf(q, sizeof q, "SELECT string_agg(attempt || ':' || worker_id || ':' || outcome || "
-                 "':' || started_at, ' ') FROM job_attempts WHERE job_id = %ld", id);
+        snprintf(q, sizeof q,
+                 "SELECT string_agg(attempt || ':' || worker_id || ':' || outcome || "
+                 "':' || started_at, ' ') FROM job_attempts WHERE job_id = %ld",
+                 id);
         frt_pg_sql(f.conninfo, q, att, sizeof att);
         cr_assert_fail("the job in progress was not handed back: '%s' (%s); server log:\n%s", v,
                        att, tail);
     }
-    cr_assert_eq(frt_pg_sql(f.conninfo, "SELECT count(*) FROM tokens WHERE revoked_at IS NULL "
-                            "AND name LIKE 'local workers%'", v, sizeof v), 0);
+    cr_assert_eq(frt_pg_sql(f.conninfo,
+                            "SELECT count(*) FROM tokens WHERE revoked_at IS NULL "
+                            "AND name LIKE 'local workers%'",
+                            v, sizeof v),
+                 0);
     cr_assert_str_eq(v, "0", "the local workers' token outlived the server");
-    cr_assert_eq(frt_pg_sql(f.conninfo, "SELECT count(*) FROM workers WHERE stopped_at IS NULL",
-                            v, sizeof v), 0);
+    cr_assert_eq(frt_pg_sql(f.conninfo, "SELECT count(*) FROM workers WHERE stopped_at IS NULL", v,
+                            sizeof v),
+                 0);
     cr_assert_str_eq(v, "1", "every worker but the killed one signed off");
     jfx_stop(&f);
 }

@@ -27,8 +27,10 @@ static long long register_worker(jfx *f, const char *token, const char *name, co
 {
     char body[512];
     json_t *out;
-    snprintf(body, sizeof body, "{\"name\": \"%s\", \"host\": \"test\", \"pool\": \"%s\", "
-             "\"fingerprint\": %s}", name, pool, fingerprint);
+    snprintf(body, sizeof body,
+             "{\"name\": \"%s\", \"host\": \"test\", \"pool\": \"%s\", "
+             "\"fingerprint\": %s}",
+             name, pool, fingerprint);
     cr_assert_eq(jfx_req(f, "POST", "/v1/workers", token, body, &out), 201);
     long long id = jfx_int(out, "id");
     json_decref(out);
@@ -64,10 +66,12 @@ static long call(jfx *f, const char *token, long job, const char *what, long lon
 /* The body fields of a report of operator key with one measured result. */
 static void report_fields(const char *key, double ms, char *out, size_t len)
 {
-    snprintf(out, len, ", \"key\": \"%s\", \"conditions\": {\"threads\": 1}, \"results\": "
+    snprintf(out, len,
+             ", \"key\": \"%s\", \"conditions\": {\"threads\": 1}, \"results\": "
              "[{\"algorithm\": \"matmul.naive\", \"attributes\": [\"NAIVE\"], \"workspace\": 0, "
              "\"median_ms\": %g, \"min_ms\": %g, \"samples\": 7, \"reports\": 1, "
-             "\"spread_ms\": 0}]", key, ms, ms);
+             "\"spread_ms\": 0}]",
+             key, ms, ms);
 }
 
 Test(protocol, lapsed_lease_is_fenced, .timeout = 60)
@@ -92,13 +96,15 @@ Test(protocol, lapsed_lease_is_fenced, .timeout = 60)
 
     /* a goes silent: its lease (3 s) lapses, and b takes the job over as attempt 2. */
     json_t *c2 = NULL;
-    for (int i = 0; i < 20 && !c2; i++) c2 = claim(&f, other, b, 1);
+    for (int i = 0; i < 20 && !c2; i++)
+        c2 = claim(&f, other, b, 1);
     cr_assert_not_null(c2, "the lapsed job was not handed to b");
     cr_assert_eq(jfx_int(c2, "attempt"), 2);
 
     /* a's late calls are all refused with lease_lost, and store nothing. */
     char path[96];
-    snprintf(path, sizeof path, "operators/%lld", jfx_int(json_array_get(json_object_get(c1, "operators"), 0), "index"));
+    snprintf(path, sizeof path, "operators/%lld",
+             jfx_int(json_array_get(json_object_get(c1, "operators"), 0), "index"));
     cr_assert_eq(call(&f, f.worker, id, path, a, 1, fields, code, sizeof code), 409);
     cr_assert_str_eq(code, "lease_lost");
     cr_assert_eq(call(&f, f.worker, id, "heartbeat", a, 1, NULL, code, sizeof code), 409);
@@ -158,16 +164,17 @@ Test(protocol, attempts_are_capped, .timeout = 60)
     cr_assert_not_null(c);
     json_decref(c);
     /* A worker-reported failure counts; a hand-back does not. */
-    cr_assert_eq(call(&f, f.worker, id, "fail", a, 1, ", \"reason\": \"out of memory\"", code,
-                      sizeof code), 200);
+    cr_assert_eq(
+        call(&f, f.worker, id, "fail", a, 1, ", \"reason\": \"out of memory\"", code, sizeof code),
+        200);
     json_t *job = jfx_job(&f, id);
     cr_assert_str_eq(jfx_str(job, "state"), "queued");
     cr_assert_eq(jfx_int(job, "failures"), 1);
-    cr_assert(strstr(jfx_str(job, "note"), "retrying after attempt 1"), "%s",
-              jfx_str(job, "note"));
+    cr_assert(strstr(jfx_str(job, "note"), "retrying after attempt 1"), "%s", jfx_str(job, "note"));
     json_decref(job);
     c = NULL;
-    for (int i = 0; i < 10 && !c; i++) c = claim(&f, f.worker, a, 1); /* after the backoff */
+    for (int i = 0; i < 10 && !c; i++)
+        c = claim(&f, f.worker, a, 1); /* after the backoff */
     cr_assert_not_null(c);
     cr_assert_eq(call(&f, f.worker, id, "release", a, 2, NULL, NULL, 0), 200);
     json_decref(c);
@@ -180,7 +187,8 @@ Test(protocol, attempts_are_capped, .timeout = 60)
     job = jfx_until(&f, id, jfx_state_is, "failed", 15, &ok);
     cr_assert(ok, "state %s", jfx_str(job, "state"));
     cr_assert(strstr(jfx_str(job, "error"), "gave up after 2 failed attempts") &&
-              strstr(jfx_str(job, "error"), "stopped heartbeating"), "%s", jfx_str(job, "error"));
+                  strstr(jfx_str(job, "error"), "stopped heartbeating"),
+              "%s", jfx_str(job, "error"));
     json_decref(job);
     jfx_stop(&f);
 }
@@ -199,19 +207,23 @@ Test(protocol, submissions_are_validated_and_listed, .timeout = 60)
                  400);
     cr_assert_eq(jfx_req(&f, "POST", "/v1/jobs?target=p", f.submitter,
                          "{\"name\": \"x\", \"operators\": [{\"name\": \"a\", \"op\": \"fft\"}]}",
-                         &out), 400);
+                         &out),
+                 400);
     cr_assert_str_eq(jfx_str(out, "error.code"), "bad_model");
     json_decref(out);
     /* The envelope form, with a category target. */
     char body[2048];
-    snprintf(body, sizeof body, "{\"model\": %s, \"target\": \"0123456789abcdef\", \"mode\": "
-             "\"full\", \"priority\": 5}", model);
+    snprintf(body, sizeof body,
+             "{\"model\": %s, \"target\": \"0123456789abcdef\", \"mode\": "
+             "\"full\", \"priority\": 5}",
+             model);
     cr_assert_eq(jfx_req(&f, "POST", "/v1/jobs", f.submitter, body, &out), 201);
     cr_assert_str_eq(jfx_str(out, "target_kind"), "category");
     cr_assert_str_eq(jfx_str(out, "mode"), "full");
     cr_assert_str_eq(jfx_str(out, "note"), "no live worker of category 0123456789abcdef");
     json_decref(out);
-    for (int i = 0; i < 3; i++) cr_assert_gt(jfx_submit(&f, model, "target=p"), 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_gt(jfx_submit(&f, model, "target=p"), 0);
     cr_assert_eq(jfx_req(&f, "GET", "/v1/jobs?state=queued&limit=3", NULL, NULL, &out), 200);
     cr_assert_eq(json_array_size(json_object_get(out, "jobs")), 3);
     char next[256];
