@@ -108,7 +108,7 @@ const frs_embedded *frs_embedded_find(const char *path);
     X(job_insert) X(job_operators_insert) X(job_operators_cache) X(job_progress) X(job_get)       \
     X(job_state) X(jobs_list) X(job_operators_list) X(job_attempts_list) X(job_categories)        \
     X(job_lock) X(job_finish) X(job_requeue) X(job_attempt_end) X(workers_live)                   \
-    X(worker_insert) X(worker_seen) X(worker_stop) X(workers_list) X(jobs_expired) X(job_claim)   \
+    X(worker_insert) X(worker_seen) X(worker_stop) X(worker_jobs_held) X(workers_list) X(jobs_expired) X(job_claim)   \
     X(job_start) X(job_attempt_insert) X(job_operators_pending) X(job_lease_extend)               \
     X(job_operator_lock) X(job_operator_done) X(upload_conditions)
 

@@ -38,8 +38,10 @@ fr_err frs__worker_seen(frs_conn *c, int64_t id, const frs_principal *who, frs__
     if (e != FR_ERR_OK) return e;
     enum { POOL, CAT, TOKEN, FP, NAME, HOST };
     if (PQntuples(res) == 0) {
-        e = fr_diag_set(d, FR_ERR_NOT_FOUND, "no worker %s (never registered, or signed off): "
-                        "register again with POST /v1/workers", sid);
+        e = fr_diag_set(d, FR_ERR_NOT_FOUND,
+                        "no worker %s (never registered, or signed off): "
+                        "register again with POST /v1/workers",
+                        sid);
     } else if (PQgetisnull(res, 0, TOKEN) ||
                strtoll(PQgetvalue(res, 0, TOKEN), NULL, 10) != who->token_id) {
         e = fr_diag_set(d, FR_ERR_FORBIDDEN, "worker %s was registered with another token", sid);
@@ -62,8 +64,8 @@ static fr_err text_field(const json_t *body, const char *field, size_t max, cons
 {
     const json_t *v = json_object_get(body, field);
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
-        return fr_diag_set(d, FR_ERR_BAD_REQUEST, "%s: expected a string of 1 to %zu bytes",
-                           field, max);
+        return fr_diag_set(d, FR_ERR_BAD_REQUEST, "%s: expected a string of 1 to %zu bytes", field,
+                           max);
     for (const char *s = json_string_value(v); *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return fr_diag_set(d, FR_ERR_BAD_REQUEST, "%s: control character", field);
@@ -78,7 +80,8 @@ fr_err frs_workers_post(frs_req *r)
     json_t *v;
     fr_err e = frs_body_object(r, &body);
     if (e != FR_ERR_OK) return e;
-    json_object_foreach(body, k, v) {
+    json_object_foreach(body, k, v)
+    {
         if (strcmp(k, "name") && strcmp(k, "host") && strcmp(k, "pool") && strcmp(k, "fingerprint"))
             return fr_diag_set(&r->diag, FR_ERR_BAD_REQUEST, "%.64s: unknown field", k);
     }
@@ -109,12 +112,11 @@ fr_err frs_workers_post(frs_req *r)
     free(fptext);
     if (e != FR_ERR_OK) return e;
     const frs_config *cfg = &r->srv->cfg;
-    json_t *out = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:i}", "id",
-                            (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "name", name,
-                            "host", host, "pool", pool, "category", id, "registered_at",
-                            PQgetvalue(res, 0, 1), "lease_seconds", cfg->lease_s,
-                            "heartbeat_seconds", cfg->lease_s / 3, "claim_wait_max",
-                            FRS_CLAIM_WAIT_MAX_S);
+    json_t *out = json_pack(
+        "{s:I,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:i}", "id",
+        (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "name", name, "host", host, "pool",
+        pool, "category", id, "registered_at", PQgetvalue(res, 0, 1), "lease_seconds", cfg->lease_s,
+        "heartbeat_seconds", cfg->lease_s / 3, "claim_wait_max", FRS_CLAIM_WAIT_MAX_S);
     PQclear(res);
     if (!out) return fr_diag_set(&r->diag, FR_ERR_NOMEM, "out of memory");
     frs_reply_json(r, 201, out);
@@ -133,18 +135,16 @@ static json_t *worker_json(PGresult *res, int i)
     json_t *job = PQgetisnull(res, i, JOB)
                       ? json_null()
                       : json_pack("{s:I,s:I,s:s}", "id",
-                                  (json_int_t)strtoll(PQgetvalue(res, i, JOB), NULL, 10),
-                                  "attempt",
+                                  (json_int_t)strtoll(PQgetvalue(res, i, JOB), NULL, 10), "attempt",
                                   (json_int_t)strtoll(PQgetvalue(res, i, ATTEMPT), NULL, 10),
                                   "model", PQgetvalue(res, i, MODEL));
-    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:o,s:b,s:o}", "id",
-                     (json_int_t)strtoll(PQgetvalue(res, i, ID), NULL, 10), "name",
-                     PQgetvalue(res, i, NAME), "host", PQgetvalue(res, i, HOST), "pool",
-                     PQgetvalue(res, i, POOL), "category", PQgetvalue(res, i, CAT),
-                     "fingerprint", fp ? fp : json_null(), "registered_at",
-                     PQgetvalue(res, i, REGISTERED), "last_seen", PQgetvalue(res, i, SEEN),
-                     "stopped_at", str_or_null(res, i, STOPPED), "live",
-                     PQgetvalue(res, i, LIVE)[0] == 't', "job", job);
+    return json_pack(
+        "{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:o,s:b,s:o}", "id",
+        (json_int_t)strtoll(PQgetvalue(res, i, ID), NULL, 10), "name", PQgetvalue(res, i, NAME),
+        "host", PQgetvalue(res, i, HOST), "pool", PQgetvalue(res, i, POOL), "category",
+        PQgetvalue(res, i, CAT), "fingerprint", fp ? fp : json_null(), "registered_at",
+        PQgetvalue(res, i, REGISTERED), "last_seen", PQgetvalue(res, i, SEEN), "stopped_at",
+        str_or_null(res, i, STOPPED), "live", PQgetvalue(res, i, LIVE)[0] == 't', "job", job);
 }
 
 fr_err frs_workers_list(frs_req *r)
@@ -191,17 +191,34 @@ fr_err frs_workers_stop(frs_req *r)
     if (e == FR_ERR_OK) e = frs__path_id(r, 0, "worker id", &id);
     if (e != FR_ERR_OK) return e;
     frs_conn *c;
-    frs__worker w;
+    frs__worker w = {0};
     e = frs_db_borrow(r->srv->db, &c, &r->diag);
     if (e != FR_ERR_OK) return e;
-    e = frs__worker_seen(c, id, &r->who, &w, &r->diag);
-    frs__worker_cleanup(&w);
-    char sid[24];
+    if (e == FR_ERR_OK) e = frs_db_begin(c, false, &r->diag);
+    if (e == FR_ERR_OK) e = frs__worker_seen(c, id, &r->who, &w, &r->diag);
+    char sid[24], detail[300];
     snprintf(sid, sizeof sid, "%lld", (long long)id);
+    snprintf(detail, sizeof detail, "handed back when worker '%s' signed off", w.name);
+    frs__worker_cleanup(&w);
     const char *p[] = {sid};
+    PGresult *held = NULL;
+    size_t released = 0;
+    if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_worker_jobs_held, 1, p, &held, &r->diag);
+    for (int i = 0; e == FR_ERR_OK && i < PQntuples(held); i++) {
+        /* As POST /v1/jobs/{id}/release: not a failed attempt, back in the queue at once. */
+        const char *job = PQgetvalue(held, i, 0), *att = PQgetvalue(held, i, 1);
+        const char *end[] = {job, att, "released", detail};
+        const char *rq[] = {job, "0", "0", NULL};
+        e = frs_db_exec(c, FRS_Q_job_attempt_end, 4, end, NULL, &r->diag);
+        if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_job_requeue, 4, rq, NULL, &r->diag);
+        released++;
+    }
+    PQclear(held);
     if (e == FR_ERR_OK) e = frs_db_exec(c, FRS_Q_worker_stop, 1, p, NULL, &r->diag);
-    frs_db_return(r->srv->db, c);
+    if (e == FR_ERR_OK) e = frs_db_commit(c, &r->diag);
+    frs_db_return(r->srv->db, c); /* rolls back an open transaction on error */
     if (e != FR_ERR_OK) return e;
+    if (released) frs_jobs_ring();
     frs_reply_empty(r, 204);
     return FR_ERR_OK;
 }

@@ -85,12 +85,15 @@ static bool read_token(const char *path, char *out, size_t len)
 static int parse(int argc, char **argv, frw_daemon *dm)
 {
     enum { SERVER = 256, TOKEN, TOKEN_FILE, POOL, THREADS, NAME, WAIT, HELP };
-    static const struct option opts[] = {
-        {"server", required_argument, NULL, SERVER}, {"token", required_argument, NULL, TOKEN},
-        {"token-file", required_argument, NULL, TOKEN_FILE},
-        {"pool", required_argument, NULL, POOL}, {"threads", required_argument, NULL, THREADS},
-        {"name", required_argument, NULL, NAME}, {"claim-wait", required_argument, NULL, WAIT},
-        {"help", no_argument, NULL, HELP}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"server", required_argument, NULL, SERVER},
+                                         {"token", required_argument, NULL, TOKEN},
+                                         {"token-file", required_argument, NULL, TOKEN_FILE},
+                                         {"pool", required_argument, NULL, POOL},
+                                         {"threads", required_argument, NULL, THREADS},
+                                         {"name", required_argument, NULL, NAME},
+                                         {"claim-wait", required_argument, NULL, WAIT},
+                                         {"help", no_argument, NULL, HELP},
+                                         {NULL, 0, NULL, 0}};
     const char *token = getenv("FASTRUN_TOKEN"), *token_file = NULL;
     long v;
     int c;
@@ -98,26 +101,40 @@ static int parse(int argc, char **argv, frw_daemon *dm)
     dm->claim_wait_s = 20;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case SERVER: dm->server = optarg; break;
-        case TOKEN: token = optarg; break;
-        case TOKEN_FILE: token_file = optarg; break;
-        case POOL: dm->pool = optarg; break;
+        case SERVER:
+            dm->server = optarg;
+            break;
+        case TOKEN:
+            token = optarg;
+            break;
+        case TOKEN_FILE:
+            token_file = optarg;
+            break;
+        case POOL:
+            dm->pool = optarg;
+            break;
         case THREADS:
             if (!parse_int("--threads", optarg, 1, FRC_MAX_THREADS, &v)) return 2;
             frk_set_threads((int)v);
             break;
-        case NAME: snprintf(dm->name, sizeof dm->name, "%s", optarg); break;
+        case NAME:
+            snprintf(dm->name, sizeof dm->name, "%s", optarg);
+            break;
         case WAIT:
             if (!parse_int("--claim-wait", optarg, 1, 30, &v)) return 2;
             dm->claim_wait_s = (int)v;
             break;
-        case HELP: fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case HELP:
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
         }
     }
     if (optind < argc || !dm->server) {
-        fprintf(stderr, "fastrun-worker: %s\n%s", optind < argc ? "unexpected argument"
-                                                               : "--server URL is required", usage);
+        fprintf(stderr, "fastrun-worker: %s\n%s",
+                optind < argc ? "unexpected argument" : "--server URL is required", usage);
         return 2;
     }
     snprintf(dm->token, sizeof dm->token, "%s", token ? token : "");
@@ -147,7 +164,8 @@ static void *signals(void *arg)
 /* Sleeps s seconds, or less when stopping. */
 static void pause_s(const frw_daemon *dm, int s)
 {
-    for (int i = 0; i < s * 10 && !atomic_load(&dm->stop); i++) usleep(100000);
+    for (int i = 0; i < s * 10 && !atomic_load(&dm->stop); i++)
+        usleep(100000);
 }
 
 /* Registers, retrying while the server cannot be reached. */
@@ -157,7 +175,8 @@ static fr_err register_self(frw_daemon *dm)
     fr_diag d = {""};
     fr_err e = frw_fingerprint(&fp);
     if (e != FR_ERR_OK) return e;
-    for (int backoff = 1; !atomic_load(&dm->stop); backoff = backoff * 2 > RETRY_MAX_S ? RETRY_MAX_S : backoff * 2) {
+    for (int backoff = 1; !atomic_load(&dm->stop);
+         backoff = backoff * 2 > RETRY_MAX_S ? RETRY_MAX_S : backoff * 2) {
         e = frw_api_register(&dm->api, dm->name, dm->host, dm->pool, &fp, &dm->id, dm->category,
                              &d);
         if (e != FR_ERR_UNAVAILABLE) break;
@@ -185,7 +204,9 @@ static fr_err serve(frw_daemon *dm)
         bool got;
         fr_diag d = {""};
         fr_err e = frw_api_claim(&dm->api, dm->id, dm->claim_wait_s, &job, &got, &d);
-        if (atomic_load(&dm->stop)) {
+        /* A job that arrived with the stop is still ours: frw_daemon_run_job, seeing the stop
+         * before its first operator, hands it back at once instead of leaving it to the lease. */
+        if (atomic_load(&dm->stop) && !(e == FR_ERR_OK && got)) {
             frw_job_cleanup(&job);
             break;
         }

@@ -96,25 +96,16 @@ static void heartbeat_stop(heartbeat *hb)
     pthread_mutex_destroy(&hb->mu);
 }
 
-/* Seconds since the epoch. */
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Reports one operator, retrying while the server cannot be reached and the lease may still
  * hold. */
 static fr_err report(frw_daemon *dm, heartbeat *hb, const frw_job *job, int index, const char *key,
-                     const frc_result *res, size_t n, const frw_profile_log *log,
-                     double wall_before, fr_diag *d)
+                     const frc_result *res, size_t n, const frw_profile_log *log, fr_diag *d)
 {
     fr_err e = FR_ERR_UNAVAILABLE;
     for (int i = 0; i < REPORT_TRIES && e == FR_ERR_UNAVAILABLE && !atomic_load(&hb->lost); i++) {
         if (i) sleep(1);
         e = frw_api_report(&dm->api, dm->id, job, index, key, res, n, log->heuristic, &log->cond,
-                           wall_before + log->cond.lock_wait_s, log->total_s, d);
+                           log->cond.acquired_unix, log->total_s, d);
     }
     return e;
 }
@@ -137,7 +128,6 @@ static fr_err one_operator(frw_daemon *dm, heartbeat *hb, const frw_job *job, co
     frc_result *res = NULL;
     size_t nres = 0;
     frw_profile_log log;
-    double wall_before = wall_now();
     fr_err e = frw_profile_op(&op, wp, &opts, &res, &nres, &log, d);
     if (e != FR_ERR_OK) {
         fr_diag_prefix(d, "operator '%s' (#%d)", name, index);
@@ -147,7 +137,7 @@ static fr_err one_operator(frw_daemon *dm, heartbeat *hb, const frw_job *job, co
         frw_results_free(res, nres);
         return FR_ERR_LEASE_LOST;
     }
-    e = report(dm, hb, job, index, key, res, nres, &log, wall_before, d);
+    e = report(dm, hb, job, index, key, res, nres, &log, d);
     if (e == FR_ERR_OK) {
         const frc_result *best = nres && !res[0].failure ? &res[0] : NULL;
         frw_daemon_log(dm,

@@ -61,7 +61,10 @@ fr_err frw_measure_lock_acquire(frw_measure_lock *l, frw_conditions *cond, fr_di
         cond->load1 = getloadavg(load, 1) == 1 ? load[0] : -1.0;
         cond->lock_waited = waited;
         cond->lock_wait_s = l->t0 - t0;
-        cond->started_unix = (int64_t)time(NULL);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        cond->acquired_unix = (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+        cond->started_unix = (int64_t)now.tv_sec;
         cond->duration_s = 0;
     }
     return FR_ERR_OK;

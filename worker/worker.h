@@ -48,6 +48,8 @@ typedef struct {
     bool lock_waited;     /* another process held the measurement lock when we asked */
     double lock_wait_s;   /* how long we waited for it */
     int64_t started_unix; /* wall-clock start, seconds since the epoch */
+    double acquired_unix; /* wall-clock moment the lock became ours (fractional seconds): the
+                             start of the measurement window others can check for overlap */
     double duration_s;    /* time spent measuring (lock held) */
 } frw_conditions;
 

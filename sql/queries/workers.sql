@@ -19,6 +19,11 @@ UPDATE workers SET stopped_at = now()
 WHERE id = $1::bigint AND stopped_at IS NULL
 RETURNING token_id;
 
+-- name: worker_jobs_held
+-- DELETE /v1/workers/{id}: the jobs worker $1 still holds (a claim whose answer it never read,
+-- because it was stopping), locked, to be handed back in the sign-off's transaction.
+SELECT id, attempt FROM jobs WHERE worker_id = $1::bigint AND state = 'running' FOR UPDATE;
+
 -- name: workers_list
 -- GET /v1/workers: $1 true lists every worker ever registered, else those not signed off and
 -- seen in the last $2 seconds or running a job; with the job each one is running.
