@@ -33,7 +33,13 @@ typedef struct {
 typedef struct {
     double median_ms, min_ms;
     int samples;
+    bool disturbed; /* median > KB_DISTURBED x min: other load got in the way */
 } kb_time;
+
+/* A median this many times the minimum means the samples were not a clean distribution: on this
+ * 2-core machine it is what another process taking a core looks like (a 2-thread parallel
+ * region then waits a whole scheduler slice, 4 ms and more, for its descheduled thread). */
+#define KB_DISTURBED 1.5
 
 /* One warm-up call of run(arg), then timed calls as kb_timing says; the median and minimum go to
  * *out. samples has room for t->max_samples (allocated by the caller: nothing is allocated
@@ -41,6 +47,12 @@ typedef struct {
 void kb_time_loop(const kb_timing *t, void (*run)(void *arg), void *arg, double *samples,
                   kb_time *out);
 double kb_now_ms(void);
+/* Share (0..1) of all CPUs busy over window_ms while this process sleeps, i.e. what the rest of
+ * the machine uses (/proc/stat); -1 if unknown. */
+double kb_machine_busy(int window_ms);
+/* Waits until kb_machine_busy(250) < threshold, at most max_s seconds. Returns the last busy
+ * share measured; *waited_s receives the time spent. */
+double kb_wait_quiet(double threshold, double max_s, double *waited_s);
 
 /* ---------------------------------------------------------------------------------------------
  * fastrun_side.c
@@ -107,6 +119,11 @@ typedef struct {
     double flops;
     kb_fastrun fr;
     kb_dnnl_result dnnl[KB_NLAYOUTS];
+    int attempts;    /* measurements of this operator (again when some were disturbed) */
+    int disturbed;   /* disturbed times in the attempt kept (the one with fewest) */
+    int measured;    /* times measured in the attempt kept */
+    double busy;     /* machine busy share just before the attempt kept */
+    double waited_s; /* waiting for a quiet machine, all attempts */
 } kb_op_result;
 
 typedef struct {
@@ -122,6 +139,7 @@ typedef struct {
 typedef struct {
     double fr, base, dnnl[KB_NLAYOUTS];
     bool has_fr, has_base, has_dnnl[KB_NLAYOUTS];
+    bool dist_fr, dist_base, dist_dnnl[KB_NLAYOUTS]; /* disturbed (any of a sum) */
 } kb_cols;
 
 kb_cols kb_cols_of(const kb_op_result *o);
@@ -130,6 +148,8 @@ kb_cols kb_cols_none(void);
 void kb_cols_add(kb_cols *sum, const kb_cols *c);
 /* Sum over every operator of a run: the network totals. */
 kb_cols kb_cols_total(const kb_run *r);
+/* Counts the disturbed and the measured times of one operator's result. */
+void kb_count_disturbed(const kb_op_result *o, int *disturbed, int *measured);
 /* Operator class for the per-class summary: "conv 1x1 s1", "conv depthwise", "matmul gemv
  * (m=1)"... */
 void kb_class_of(const fr_op *op, char *buf, size_t len);

@@ -16,11 +16,35 @@ kb_cols kb_cols_of(const kb_op_result *o)
 {
     kb_cols c;
     memset(&c, 0, sizeof c);
-    if ((c.has_fr = o->fr.best >= 0)) c.fr = o->fr.cand[o->fr.best].t.median_ms;
-    if ((c.has_base = o->fr.baseline >= 0)) c.base = o->fr.cand[o->fr.baseline].t.median_ms;
-    for (int l = 0; l < KB_NLAYOUTS; l++)
-        if ((c.has_dnnl[l] = o->dnnl[l].measured)) c.dnnl[l] = o->dnnl[l].t.median_ms;
+    if ((c.has_fr = o->fr.best >= 0)) {
+        c.fr = o->fr.cand[o->fr.best].t.median_ms;
+        c.dist_fr = o->fr.cand[o->fr.best].t.disturbed;
+    }
+    if ((c.has_base = o->fr.baseline >= 0)) {
+        c.base = o->fr.cand[o->fr.baseline].t.median_ms;
+        c.dist_base = o->fr.cand[o->fr.baseline].t.disturbed;
+    }
+    for (int l = 0; l < KB_NLAYOUTS; l++) {
+        if (!(c.has_dnnl[l] = o->dnnl[l].measured)) continue;
+        c.dnnl[l] = o->dnnl[l].t.median_ms;
+        c.dist_dnnl[l] = o->dnnl[l].t.disturbed;
+    }
     return c;
+}
+
+void kb_count_disturbed(const kb_op_result *o, int *disturbed, int *measured)
+{
+    *disturbed = *measured = 0;
+    for (size_t i = 0; i < o->fr.ncand; i++) {
+        if (o->fr.cand[i].failure[0]) continue;
+        (*measured)++;
+        *disturbed += o->fr.cand[i].t.disturbed;
+    }
+    for (int l = 0; l < KB_NLAYOUTS; l++) {
+        if (!o->dnnl[l].measured) continue;
+        (*measured)++;
+        *disturbed += o->dnnl[l].t.disturbed;
+    }
 }
 
 kb_cols kb_cols_none(void)
@@ -37,11 +61,14 @@ void kb_cols_add(kb_cols *sum, const kb_cols *c)
 {
     sum->fr += c->fr;
     sum->has_fr &= c->has_fr;
+    sum->dist_fr |= c->dist_fr;
     sum->base += c->base;
     sum->has_base &= c->has_base;
+    sum->dist_base |= c->dist_base;
     for (int l = 0; l < KB_NLAYOUTS; l++) {
         sum->dnnl[l] += c->dnnl[l];
         sum->has_dnnl[l] &= c->has_dnnl[l];
+        sum->dist_dnnl[l] |= c->dist_dnnl[l];
     }
 }
 
@@ -114,12 +141,13 @@ static void header(const table *t)
     fputs("|\n", t->f);
 }
 
-static void fmt_ms(char *cell, bool has, double v)
+/* "1.234", "1.234!" when disturbed, "-" when not measured. */
+static void fmt_ms(char *cell, bool has, bool disturbed, double v)
 {
     if (!has)
         snprintf(cell, CELL, "-");
     else
-        snprintf(cell, CELL, v < 0.1 ? "%.4f" : "%.3f", v);
+        snprintf(cell, CELL, v < 0.1 ? "%.4f%s" : "%.3f%s", v, disturbed ? "!" : "");
 }
 
 static void fmt_ratio(char *cell, bool has, double num, double den)
@@ -133,10 +161,10 @@ static void fmt_ratio(char *cell, bool has, double num, double den)
 /* The 7 compared cells: four times, three ratios. */
 static void fmt_cols(char cells[][CELL], const kb_cols *c)
 {
-    fmt_ms(cells[0], c->has_fr, c->fr);
-    fmt_ms(cells[1], c->has_base, c->base);
-    fmt_ms(cells[2], c->has_dnnl[KB_PLAIN], c->dnnl[KB_PLAIN]);
-    fmt_ms(cells[3], c->has_dnnl[KB_BLOCKED], c->dnnl[KB_BLOCKED]);
+    fmt_ms(cells[0], c->has_fr, c->dist_fr, c->fr);
+    fmt_ms(cells[1], c->has_base, c->dist_base, c->base);
+    fmt_ms(cells[2], c->has_dnnl[KB_PLAIN], c->dist_dnnl[KB_PLAIN], c->dnnl[KB_PLAIN]);
+    fmt_ms(cells[3], c->has_dnnl[KB_BLOCKED], c->dist_dnnl[KB_BLOCKED], c->dnnl[KB_BLOCKED]);
     fmt_ratio(cells[4], c->has_fr && c->has_dnnl[KB_PLAIN], c->fr, c->dnnl[KB_PLAIN]);
     fmt_ratio(cells[5], c->has_fr && c->has_dnnl[KB_BLOCKED], c->fr, c->dnnl[KB_BLOCKED]);
     fmt_ratio(cells[6], c->has_fr && c->has_base, c->base, c->fr);
@@ -248,6 +276,28 @@ static void print_failures(const kb_run *r, bool md, FILE *f)
     }
 }
 
+/* How quiet the machine was: load, waits, disturbed measurements, operators measured again. */
+static void print_conditions(const kb_run *r, FILE *f)
+{
+    int dist = 0, meas = 0, again = 0;
+    double waited = 0, busy_max = 0;
+    for (size_t i = 0; i < r->model->nops; i++) {
+        const kb_op_result *o = &r->ops[i];
+        dist += o->disturbed;
+        meas += o->measured;
+        again += o->attempts > 1;
+        waited += o->waited_s;
+        if (o->busy > busy_max) busy_max = o->busy;
+    }
+    fprintf(f,
+            "\nconditions: load average (1 min) %.2f before, %.2f after; %.1f s for this run, "
+            "%.1f s of it waiting for a quiet machine; busy share of the machine before an "
+            "operator's measurement at most %.0f%%; %d of %zu operators measured again; %d of "
+            "%d times disturbed (marked !: median > %.1f x min)\n",
+            r->load_before, r->load_after, r->wall_s, waited, 100 * busy_max, again, r->model->nops,
+            dist, meas, KB_DISTURBED);
+}
+
 void kb_report_table(const kb_run *r, bool markdown, FILE *f)
 {
     fprintf(f, "\n%s %s, %d thread%s: median ms per operator\n\n",
@@ -267,6 +317,5 @@ void kb_report_table(const kb_run *r, bool markdown, FILE *f)
                 : " (incomplete: some operator lacks a figure, see 'left out')");
     print_classes(r, markdown, f);
     print_failures(r, markdown, f);
-    fprintf(f, "\nload average (1 min): %.2f before, %.2f after; %.1f s for this run\n",
-            r->load_before, r->load_after, r->wall_s);
+    print_conditions(r, f);
 }

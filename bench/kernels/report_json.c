@@ -11,8 +11,8 @@
 
 static json_t *time_json(const kb_time *t)
 {
-    return json_pack("{s:f, s:f, s:i}", "median_ms", t->median_ms, "min_ms", t->min_ms, "samples",
-                     t->samples);
+    return json_pack("{s:f, s:f, s:i, s:b}", "median_ms", t->median_ms, "min_ms", t->min_ms,
+                     "samples", t->samples, "disturbed", t->disturbed);
 }
 
 static json_t *fastrun_json(const kb_fastrun *fr)
@@ -69,10 +69,14 @@ void *kb_report_json(const kb_run *r)
         kb_class_of(&o->mop->op, cls, sizeof cls);
         kb_cols c = kb_cols_of(o);
         json_array_append_new(
-            ops, json_pack("{s:s, s:s, s:s, s:f, s:o, s:{s:o, s:o}, s:o}", "name", o->mop->name,
-                           "key", key, "class", cls, "flops", o->flops, "fastrun",
-                           fastrun_json(&o->fr), "onednn", "nchw", dnnl_json(&o->dnnl[KB_PLAIN]),
-                           "blocked", dnnl_json(&o->dnnl[KB_BLOCKED]), "ratios", ratios_json(&c)));
+            ops,
+            json_pack("{s:s, s:s, s:s, s:f, s:o, s:{s:o, s:o}, s:o, s:{s:i, s:i, s:i, s:f, "
+                      "s:f}}",
+                      "name", o->mop->name, "key", key, "class", cls, "flops", o->flops, "fastrun",
+                      fastrun_json(&o->fr), "onednn", "nchw", dnnl_json(&o->dnnl[KB_PLAIN]),
+                      "blocked", dnnl_json(&o->dnnl[KB_BLOCKED]), "ratios", ratios_json(&c),
+                      "conditions", "attempts", o->attempts, "disturbed", o->disturbed, "measured",
+                      o->measured, "busy_before", o->busy, "waited_s", o->waited_s));
     }
     kb_cols t = kb_cols_total(r);
     return json_pack(

@@ -3,9 +3,13 @@
  * profiler (worker/profiler.c): one warm-up run, then timed runs until both a minimum time and
  * a minimum count are reached (or a cap), the median reported. Only the clock reads surround
  * run(); the samples array is the caller's, so nothing is allocated in the timed region.
+ *
+ * Also here: how busy the rest of the machine is (/proc/stat), so that the benchmark can wait
+ * for a quiet moment on a machine it shares with builds and tests.
  */
 #include "kbench.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -40,4 +44,42 @@ void kb_time_loop(const kb_timing *t, void (*run)(void *arg), void *arg, double 
     out->samples = n;
     out->min_ms = samples[0];
     out->median_ms = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+    out->disturbed = out->median_ms > KB_DISTURBED * out->min_ms;
+}
+
+/* Busy and total jiffies of all CPUs (the first line of /proc/stat). */
+static bool cpu_jiffies(unsigned long long *busy, unsigned long long *total)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return false;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 4) return false;
+    *total = 0;
+    for (int i = 0; i < 8; i++)
+        *total += v[i];
+    *busy = *total - v[3] - v[4]; /* minus idle and iowait */
+    return true;
+}
+
+double kb_machine_busy(int window_ms)
+{
+    unsigned long long b0, t0, b1, t1;
+    if (!cpu_jiffies(&b0, &t0)) return -1;
+    struct timespec ts = {window_ms / 1000, (long)(window_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    if (!cpu_jiffies(&b1, &t1) || t1 <= t0) return -1;
+    return (double)(b1 - b0) / (double)(t1 - t0);
+}
+
+double kb_wait_quiet(double threshold, double max_s, double *waited_s)
+{
+    double t0 = kb_now_ms(), busy;
+    do {
+        busy = kb_machine_busy(250);
+    } while (busy >= threshold && kb_now_ms() - t0 < max_s * 1000.0);
+    *waited_s = (kb_now_ms() - t0) / 1000.0;
+    return busy;
 }
