@@ -27,6 +27,9 @@ void frw_report_print_table(const fr_model *m, const frw_run_report *r, FILE *f)
     fprintf(f, "%-16s %-28s %-9s %10.4f\n", "total", "", "", r->total_ms);
     fprintf(f, "profiled %zu operator%s in this run (%.1f s); set-up %.1f ms\n", r->profiled,
             r->profiled == 1 ? "" : "s", r->profiling_s, r->setup_ms);
+    if (r->cond.lock_waited)
+        fprintf(f, "waited %.1f s for the measurement lock (another fastrun was measuring)\n",
+                r->cond.lock_wait_s);
 }
 
 static void print_candidate(const frc_result *c, FILE *f)
@@ -102,10 +105,15 @@ fr_err frw_report_write_json(const frw_run_report *r, const char *path, fr_diag 
     json_t *ops = json_array();
     for (size_t i = 0; ops && i < r->nops; i++)
         json_array_append_new(ops, op_json(&r->ops[i]));
-    json_t *root =
-        json_pack("{s:s, s:f, s:i, s:I, s:f, s:f, s:o}", "category", r->category, "total_ms",
-                  r->total_ms, "iterations", r->iterations, "profiled", (json_int_t)r->profiled,
-                  "profiling_s", r->profiling_s, "setup_ms", r->setup_ms, "operators", ops);
+    const frw_conditions *c = &r->cond;
+    json_t *cond =
+        json_pack("{s:i, s:f, s:b, s:f, s:I, s:f}", "threads", c->threads, "load1", c->load1,
+                  "lock_waited", c->lock_waited, "lock_wait_s", c->lock_wait_s, "started_unix",
+                  (json_int_t)c->started_unix, "duration_s", c->duration_s);
+    json_t *root = json_pack("{s:s, s:f, s:i, s:I, s:f, s:f, s:o, s:o}", "category", r->category,
+                             "total_ms", r->total_ms, "iterations", r->iterations, "profiled",
+                             (json_int_t)r->profiled, "profiling_s", r->profiling_s, "setup_ms",
+                             r->setup_ms, "conditions", cond, "operators", ops);
     if (!root) return fr_diag_set(d, FR_ERR_NOMEM, "%s: cannot build the report", path);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
