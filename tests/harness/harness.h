@@ -48,7 +48,8 @@ bool frt_alive(frt_proc *p, int *status);
 int frt_run(const char *const argv[], const char *run_as, char *out, size_t outlen, char *err,
             size_t errlen);
 
-/* A fresh temporary folder (mode 0755) under $TMPDIR or /tmp. */
+/* A fresh temporary folder (mode 0755) under $TMPDIR or /tmp, removed at exit of this process
+ * if frt_rmtree has not removed it before. */
 int frt_tempdir(char *out, size_t len);
 /* Removes a folder and everything in it. */
 void frt_rmtree(const char *path);

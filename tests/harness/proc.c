@@ -30,7 +30,7 @@
 static struct {
     pid_t pid, owner;
 } children[MAX_CHILDREN];
-static bool atexit_registered;
+static void ensure_cleanup_at_exit(void);
 
 static void stop_all_children(void)
 {
@@ -45,10 +45,7 @@ static void stop_all_children(void)
 
 static void remember(pid_t pid)
 {
-    if (!atexit_registered) {
-        atexit(stop_all_children);
-        atexit_registered = true;
-    }
+    ensure_cleanup_at_exit();
     for (int i = 0; i < MAX_CHILDREN; i++) {
         if (children[i].pid == 0) {
             children[i].pid = pid;
@@ -213,6 +210,28 @@ int frt_run(const char *const argv[], const char *run_as, char *out, size_t outl
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Temporary folders made by this process and not yet removed, removed at exit. */
+#define MAX_DIRS 64
+static struct {
+    char path[256];
+    pid_t owner;
+} dirs[MAX_DIRS];
+
+/* At exit: stop the children first (they may be writing into the folders), then the folders. */
+static void cleanup_at_exit(void)
+{
+    stop_all_children();
+    for (int i = 0; i < MAX_DIRS; i++)
+        if (dirs[i].path[0] && dirs[i].owner == getpid()) frt_rmtree(dirs[i].path);
+}
+
+static void ensure_cleanup_at_exit(void)
+{
+    static bool registered;
+    if (!registered) atexit(cleanup_at_exit);
+    registered = true;
+}
+
 int frt_tempdir(char *out, size_t len)
 {
     const char *base = getenv("TMPDIR");
@@ -222,6 +241,14 @@ int frt_tempdir(char *out, size_t len)
         return -1;
     }
     chmod(out, 0755);
+    ensure_cleanup_at_exit();
+    for (int i = 0; i < MAX_DIRS; i++) {
+        if (!dirs[i].path[0]) {
+            snprintf(dirs[i].path, sizeof dirs[i].path, "%s", out);
+            dirs[i].owner = getpid();
+            break;
+        }
+    }
     return 0;
 }
 
@@ -234,7 +261,12 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 void frt_rmtree(const char *path)
 {
-    if (path && path[0]) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (!path || !path[0]) return;
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", path); /* path may be a dirs[] entry cleared below */
+    for (int i = 0; i < MAX_DIRS; i++)
+        if (!strcmp(dirs[i].path, copy)) dirs[i].path[0] = '\0';
+    nftw(copy, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void frt_tail(const char *path, char *out, size_t bytes)

@@ -124,17 +124,23 @@ Test(openapi, document_matches_route_table)
     free(yaml);
 }
 
-Test(openapi, served_copy_is_the_document, .timeout = 60)
+static fx f;
+
+static void stop_server(void)
 {
-    fx f;
+    fx_stop(&f);
+}
+
+Test(openapi, served_copy_is_the_document, .timeout = 60, .fini = stop_server)
+{
     cr_assert_eq(fx_start(&f, NULL), 0);
     size_t len;
     char *yaml = frt_read_file(frt_bin("FASTRUN_OPENAPI", "docs/openapi.yaml"), &len);
+    cr_assert_not_null(yaml, "cannot read docs/openapi.yaml");
     frt_resp r = fx_req(&f, "GET", "/openapi.yaml", NULL, NULL);
     cr_assert_eq(r.status, 200);
     cr_assert_eq(r.len, len);
     cr_assert(memcmp(r.body, yaml, len) == 0, "the embedded copy is stale: rebuild");
     frt_resp_free(&r);
     free(yaml);
-    fx_stop(&f);
 }

@@ -60,10 +60,17 @@ Test(startup, newer_schema_is_refused)
     cr_assert(strstr(err, "newer than this fastrun-server knows"), "%s", err);
 }
 
-Test(startup, two_servers_one_database)
+static frt_server a, b;
+
+static void stop_both(void)
+{
+    frt_server_stop(&a);
+    frt_server_stop(&b);
+}
+
+Test(startup, two_servers_one_database, .fini = stop_both)
 {
     frt_pg pg;
-    frt_server a, b;
     char conninfo[256], admin[96];
     cr_assert_eq(frt_pg_shared(&pg), 0);
     cr_assert_eq(frt_pg_fresh_db(&pg, conninfo, sizeof conninfo), 0);
@@ -109,6 +116,4 @@ Test(startup, two_servers_one_database)
     cr_assert_str_eq(frt_header(&r, "X-Fastrun-Revision", rev, sizeof rev), "2");
     cr_assert(strstr(r.body, "matmul.packed_simd"), "%s", r.body);
     frt_resp_free(&r);
-    frt_server_stop(&a);
-    frt_server_stop(&b);
 }
