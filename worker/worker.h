@@ -103,9 +103,10 @@ void frw_buffers_free(frw_buffers *b);
  * first. The naive reference output is computed once per operator; each candidate runs in a
  * forked child (isolation.c) where it is checked against the reference (and, if REPRODUCIBLE,
  * for bit-identical repeats), then timed: one warm-up run, then runs until both min_time_ms and
- * min_samples are reached, capped at max_samples or max_time_ms. A wrong, non-reproducible,
- * crashing or hanging candidate becomes a result with `failure` set; profiling goes on.
- * The time limit of a child is frw_time_limit(): see profiler.c.
+ * min_samples are reached, capped at max_samples or max_time_ms; a disturbed series (median
+ * over 1.5 x min) is run again, up to 3 series, and the lowest median kept. A wrong,
+ * non-reproducible, crashing or hanging candidate becomes a result with `failure` set; profiling
+ * goes on. The time limit of a child is derived from the best median so far: see profiler.c.
  *
  * Test hooks (for tests of isolation, never set in production): FASTRUN_TEST_CRASH_ALGO=<name>
  * makes that candidate raise SIGSEGV inside its child, FASTRUN_TEST_HANG_ALGO=<name> makes it
