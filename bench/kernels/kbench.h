@@ -33,13 +33,18 @@ typedef struct {
 typedef struct {
     double median_ms, min_ms;
     int samples;
-    bool disturbed; /* median > KB_DISTURBED x min: other load got in the way */
+    double others;  /* CPUs other processes used meanwhile (cores, -1 if unknown) */
+    bool disturbed; /* median > KB_DISTURBED x min, or others > free CPUs + KB_OTHERS_SLACK */
 } kb_time;
 
-/* A median this many times the minimum means the samples were not a clean distribution: on this
- * 2-core machine it is what another process taking a core looks like (a 2-thread parallel
- * region then waits a whole scheduler slice, 4 ms and more, for its descheduled thread). */
+/* Two signs that other processes got in the way of a measurement. On this 2-core machine a
+ * process taking a core that a 2-thread parallel region needs makes the region wait a whole
+ * scheduler slice (4 ms and more) for its descheduled thread: the median is then far above the
+ * minimum, or, when every sample was hit, the CPU time the rest of the machine used during the
+ * samples (/proc/stat minus our own CPU time) exceeds the CPUs our threads left free. The slack
+ * covers the 10 ms granularity of /proc/stat. */
 #define KB_DISTURBED 1.5
+#define KB_OTHERS_SLACK 0.25
 
 /* One warm-up call of run(arg), then timed calls as kb_timing says; the median and minimum go to
  * *out. samples has room for t->max_samples (allocated by the caller: nothing is allocated

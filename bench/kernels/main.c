@@ -121,9 +121,15 @@ static void print_environment(const options *o, const json_t *env, FILE *f)
             "reordered before timing, primitive execution alone timed; every output checked "
             "against conv2d.im2col_gemm / matmul.blas\n",
             o->timing.min_ms, o->timing.min_samples, o->timing.max_samples, o->timing.max_ms);
+    fprintf(f,
+            "noise:   before each operator, wait up to %.0f s for the rest of the machine to use "
+            "< %.0f%% of the CPUs; a time is disturbed (marked !) when its median > %.1f x its "
+            "min or other processes used more than the CPUs left free + %.2f while it was "
+            "sampled; an operator with disturbed times is measured again, up to %d attempts, "
+            "keeping the least disturbed\n",
+            o->quiet_wait_s, 100 * QUIET_BUSY, KB_DISTURBED, KB_OTHERS_SLACK, o->attempts);
 }
 
-/* Everything about one operator at the current thread count. */
 /* One attempt: every implementation of the operator on vr's operands, after waiting (at most
  * o->quiet_wait_s) for a quiet machine. */
 static fr_err attempt(kb_dnnl *k, const frk_verify_ref *vr, const options *o, double *samples,

@@ -293,9 +293,10 @@ static void print_conditions(const kb_run *r, FILE *f)
             "\nconditions: load average (1 min) %.2f before, %.2f after; %.1f s for this run, "
             "%.1f s of it waiting for a quiet machine; busy share of the machine before an "
             "operator's measurement at most %.0f%%; %d of %zu operators measured again; %d of "
-            "%d times disturbed (marked !: median > %.1f x min)\n",
+            "%d times disturbed (marked !: median > %.1f x min, or other processes used more "
+            "than the CPUs left free + %.2f while sampling)\n",
             r->load_before, r->load_after, r->wall_s, waited, 100 * busy_max, again, r->model->nops,
-            dist, meas, KB_DISTURBED);
+            dist, meas, KB_DISTURBED, KB_OTHERS_SLACK);
 }
 
 void kb_report_table(const kb_run *r, bool markdown, FILE *f)

@@ -11,8 +11,8 @@
 
 static json_t *time_json(const kb_time *t)
 {
-    return json_pack("{s:f, s:f, s:i, s:b}", "median_ms", t->median_ms, "min_ms", t->min_ms,
-                     "samples", t->samples, "disturbed", t->disturbed);
+    return json_pack("{s:f, s:f, s:i, s:f, s:b}", "median_ms", t->median_ms, "min_ms", t->min_ms,
+                     "samples", t->samples, "others_cores", t->others, "disturbed", t->disturbed);
 }
 
 static json_t *fastrun_json(const kb_fastrun *fr)

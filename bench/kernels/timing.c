@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 double kb_now_ms(void)
 {
@@ -26,10 +27,34 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static bool cpu_jiffies(unsigned long long *busy, unsigned long long *total);
+
+static double process_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* CPUs (cores) used by other processes between the two readings, -1 if unknown or if the
+ * window is too short for /proc/stat's resolution. */
+static double others_cores(unsigned long long b0, unsigned long long b1, double cpu_ms,
+                           double wall_ms)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0 || wall_ms < 100 || b1 < b0) return -1;
+    double busy_ms = (double)(b1 - b0) * 1000.0 / (double)hz;
+    double others = (busy_ms - cpu_ms) / wall_ms;
+    return others > 0 ? others : 0;
+}
+
 void kb_time_loop(const kb_timing *t, void (*run)(void *arg), void *arg, double *samples,
                   kb_time *out)
 {
     run(arg); /* warm-up: caches, page faults of the output, the thread pool */
+    unsigned long long b0 = 0, b1 = 0, tot;
+    bool stat0 = cpu_jiffies(&b0, &tot);
+    double c0 = process_cpu_ms(), w0 = kb_now_ms();
     double total = 0;
     int n = 0;
     while (n < t->max_samples) {
@@ -40,11 +65,16 @@ void kb_time_loop(const kb_timing *t, void (*run)(void *arg), void *arg, double 
         if (total >= t->min_ms && n >= t->min_samples) break;
         if (total >= t->max_ms) break;
     }
+    double c1 = process_cpu_ms(), w1 = kb_now_ms();
+    bool stat1 = cpu_jiffies(&b1, &tot);
+    out->others = stat0 && stat1 ? others_cores(b0, b1, c1 - c0, w1 - w0) : -1;
+    double free_cpus = (double)sysconf(_SC_NPROCESSORS_ONLN) - frk_get_threads();
     qsort(samples, (size_t)n, sizeof *samples, cmp_double);
     out->samples = n;
     out->min_ms = samples[0];
     out->median_ms = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
-    out->disturbed = out->median_ms > KB_DISTURBED * out->min_ms;
+    out->disturbed = out->median_ms > KB_DISTURBED * out->min_ms ||
+                     out->others > (free_cpus > 0 ? free_cpus : 0) + KB_OTHERS_SLACK;
 }
 
 /* Busy and total jiffies of all CPUs (the first line of /proc/stat). */
