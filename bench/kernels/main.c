@@ -44,13 +44,18 @@ typedef struct {
 /* "Quiet": the rest of the machine uses less than this share of its CPUs. */
 #define QUIET_BUSY 0.15
 
+#define USAGE                                                                                      \
+    "usage: bench-kernels MODEL.json... [--threads 1,2] [--min-time-ms 200] [--json | "            \
+    "--markdown]\n"                                                                                \
+    "       [--json-file PATH] [--attempts 3] [--quiet-wait-s 5]\n"
+
+/* A usage error: "bench-kernels: <message>" and the usage line on stderr; exit status 2. */
+static int usage(const char *fmt, const char *arg) FR_PRINTF(1, 0);
 static int usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "bench-kernels: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: bench-kernels MODEL.json... [--threads 1,2] [--min-time-ms 200] "
-                    "[--json | --markdown] [--json-file PATH]\n"
-                    "       [--attempts 3] [--quiet-wait-s 5]\n");
+    fprintf(stderr, "\n%s", USAGE);
     return 2;
 }
 
@@ -318,7 +323,8 @@ int main(int argc, char **argv)
             o.markdown = true;
             break;
         case 'h':
-            return usage("%s", "help"), 0;
+            fputs(USAGE, stdout);
+            return 0;
         default:
             return usage("unknown or incomplete option '%s'", argv[optind - 1]);
         }
