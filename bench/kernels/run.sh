@@ -13,11 +13,11 @@
 #
 # Noise: the machine is shared with builds and tests that take no lock. bench-kernels waits for
 # a quiet machine (here up to 30 s per attempt) and measures disturbed operators again by itself
-# (here up to 5 attempts). `fastrun bench` does not, so
-# here it starts only once the rest of the machine uses < 15% of the CPUs (waiting up to
-# QUIET_WAIT_S, default 120 s), and a run in which more than 2 algorithms' times came out
-# disturbed (median > 1.5 x min) is repeated, up to FASTRUN_BENCH_ATTEMPTS (default 3) runs, the
-# least disturbed kept; its table marks disturbed times with '!'.
+# (here up to 5 attempts). `fastrun bench`'s profiler repeats a disturbed series but does not wait
+# for a quiet machine, so here it starts only once the rest of the machine uses < 15% of the CPUs
+# (waiting up to QUIET_WAIT_S, default 120 s), and a run in which more than 2 algorithms' times
+# still came out disturbed (median > 1.5 x min) is repeated, up to FASTRUN_BENCH_ATTEMPTS
+# (default 3) runs, the least disturbed kept; its table marks disturbed times with '!'.
 #
 # Usage: bench/kernels/run.sh [BUILD_DIR [OUT_DIR [STEP...]]]   (default: all steps)
 #   BUILD_DIR: a build with bench-kernels and fastrun (default: build, or $FASTRUN_BUILD)
