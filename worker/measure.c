@@ -1,5 +1,6 @@
 /*
- * measure.c - the machine-wide measurement lock and the conditions of a measurement.
+ * measure.c - the machine-wide measurement lock, the conditions of a measurement, and the two
+ * timing helpers every measurement uses (monotonic clock, median).
  *
  * Two processes timing at once on one machine slow each other down and both record wrong
  * figures, so every measurement (one operator's profile, the timed runs of a model) holds an
@@ -24,6 +25,18 @@ double frw_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double frw_median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 void frw_measure_lock_init(frw_measure_lock *l)

@@ -66,12 +66,6 @@ typedef struct {
     const frw_profile_opts *opts; /* NULL: check only */
 } job;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double run_once(const job *j, const frk_ctx *ctx, const frk_exec *x)
 {
     double t0 = frw_now();
@@ -93,10 +87,9 @@ static void timing_series(const job *j, const frk_ctx *ctx, const frk_exec *x, d
         if (total >= o->min_time_ms && n >= o->min_samples) break;
         if (total >= o->max_time_ms) break;
     }
-    qsort(samples, (size_t)n, sizeof *samples, cmp_double);
     msg->samples = n;
+    msg->median_ms = frw_median(samples, (size_t)n); /* sorts */
     msg->min_ms = samples[0];
-    msg->median_ms = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
 }
 
 /* The timed runs. A series whose median is over DISTURBED x its minimum was disturbed (another

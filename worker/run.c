@@ -206,18 +206,6 @@ static fr_err choose(const fr_model *m, size_t idx, const frw_run_opts *o, frw_r
     return FR_ERR_OK;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_of(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* The model's data. Inputs and weights come from one random pool each, as large as the largest
  * operand of any operator and shared read-only by all of them, so set-up costs what the largest
  * operator costs, not what the whole model does. Outputs, workspaces and preprocessed weights
@@ -299,8 +287,8 @@ static fr_err execute(const frw_run_opts *o, frw_run_report *rep, const model_da
     }
     frw_measure_lock_release(&lock, &rep->cond);
     for (size_t i = 0; !e && i < rep->nops; i++)
-        rep->ops[i].time_ms = median_of(&times[i * iters], iters);
-    if (!e) rep->total_ms = median_of(&times[rep->nops * iters], iters);
+        rep->ops[i].time_ms = frw_median(&times[i * iters], iters);
+    if (!e) rep->total_ms = frw_median(&times[rep->nops * iters], iters);
     free(times);
     return e;
 }

@@ -38,7 +38,7 @@ const char *frw_blas_coretype_dropped(void);
 FR_WUR fr_err frw_fingerprint(frc_fingerprint *out);
 
 /* ---------------------------------------------------------------------------------------------
- * measure.c: the machine-wide measurement lock and the conditions of a measurement.
+ * measure.c: the machine-wide measurement lock, the conditions of a measurement, timing helpers.
  * One flock on /tmp/fastrun-measure.lock (or $FASTRUN_MEASURE_LOCK) so two fastrun processes
  * or workers never time at once on one machine.
  * ------------------------------------------------------------------------------------------- */
@@ -67,6 +67,8 @@ void frw_measure_lock_release(frw_measure_lock *l, frw_conditions *cond);
 
 /* Monotonic clock in seconds. */
 double frw_now(void);
+/* Median of v[0..n), n >= 1; sorts v in place (so v[0] is then the minimum). */
+double frw_median(double *v, size_t n);
 
 /* ---------------------------------------------------------------------------------------------
  * buffers.c: the operands of one operator run, allocated before any timing.
