@@ -1,8 +1,10 @@
 /*
- * cmd_bench.c - `fastrun bench MODEL.json [--threads N] [--json]`: every applicable algorithm
- * of every operator, NAIVE included, measured by the profiler (checked, isolated, median of
- * repeated runs), with GFLOP/s and the speed-up of the best over the baseline a plain library
- * would use (conv2d.im2col_gemm for convolutions, matmul.blas for matrix products).
+ * cmd_bench.c - `fastrun bench MODEL.json [--threads N] [--weight-preprocess] [--json]`: every
+ * applicable algorithm of every operator, NAIVE included, measured by the profiler (checked,
+ * isolated, median of repeated runs), with GFLOP/s and the speed-up of the best over the
+ * baseline a plain library would use (conv2d.im2col_gemm for convolutions, matmul.blas for
+ * matrix products). With --weight-preprocess the algorithms that have a preprocess step run on
+ * weights transformed before timing, as `fastrun run --weight-preprocess` would (wp=1 keys).
  */
 #include <jansson.h>
 #include <string.h>
@@ -21,10 +23,11 @@ static const frc_result *find_result(const frc_result *r, size_t n, const char *
     return NULL;
 }
 
-static json_t *op_json(const fr_model_op *mop, const frc_result *r, size_t n, double speedup)
+static json_t *op_json(const fr_model_op *mop, bool wp, const frc_result *r, size_t n,
+                       double speedup)
 {
     char key[FR_MAX_KEY_LEN];
-    fr_op_key(&mop->op, false, key, sizeof key);
+    fr_op_key(&mop->op, wp, key, sizeof key);
     double flops = fr_op_flops(&mop->op);
     json_t *cands = json_array();
     for (size_t i = 0; cands && i < n; i++) {
@@ -68,9 +71,10 @@ int frw_cmd_bench(int argc, char **argv)
     static const struct option opts[] = {
         {"threads", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},
+        {"weight-preprocess", no_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
-    bool json = false;
+    bool json = false, wp = false;
     int c;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
@@ -79,6 +83,9 @@ int frw_cmd_bench(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'w':
+            wp = true;
             break;
         default:
             return frw_cli_bad_option("bench", argv, c);
@@ -98,7 +105,7 @@ int frw_cmd_bench(int argc, char **argv)
     for (size_t i = 0; !e && i < m.nops; i++) {
         frc_result *r = NULL;
         size_t n = 0;
-        e = frw_profile_op(&m.ops[i].op, false, &po, &r, &n, NULL, &d);
+        e = frw_profile_op(&m.ops[i].op, wp, &po, &r, &n, NULL, &d);
         if (e) {
             fr_diag_prefix(&d, "%s: operator '%s'", argv[optind], m.ops[i].name);
             break;
@@ -106,15 +113,15 @@ int frw_cmd_bench(int argc, char **argv)
         const frc_result *base = find_result(r, n, baseline_of(m.ops[i].op.kind));
         double speedup = base && !r[0].failure ? base->median_ms / r[0].median_ms : 0;
         if (json)
-            json_array_append_new(ops, op_json(&m.ops[i], r, n, speedup));
+            json_array_append_new(ops, op_json(&m.ops[i], wp, r, n, speedup));
         else
             print_op(&m.ops[i], r, n, speedup);
         fflush(stdout);
         frw_results_free(r, n);
     }
     if (!e && json) {
-        json_t *root = json_pack("{s:s, s:i, s:O}", "model", m.name, "threads", frk_get_threads(),
-                                 "operators", ops);
+        json_t *root = json_pack("{s:s, s:i, s:b, s:O}", "model", m.name, "threads",
+                                 frk_get_threads(), "weight_preprocess", wp, "operators", ops);
         frw_cli_print_json(root);
         json_decref(root);
     }

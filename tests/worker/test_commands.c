@@ -8,6 +8,7 @@
 
 #include "cache.h"
 #include "fx.h"
+#include "kernels.h"
 
 TestSuite(cmd, .init = fx_setup, .fini = fx_teardown, .timeout = 300);
 
@@ -167,6 +168,32 @@ Test(cmd, bench_times_every_algorithm_with_speedups)
         cr_assert_gt(json_real_value(json_object_get(first, "gflops")), 0);
         cr_assert_gt(json_real_value(json_object_get(op, "speedup_over_baseline")), 0.0);
     }
+    cr_assert(json_is_false(json_object_get(j, "weight_preprocess")));
+    cr_assert(fx_has(json_string_value(json_object_get(json_array_get(ops, 0), "key")), "wp=0"));
+    json_decref(j);
+
+    /* --weight-preprocess: the keys say wp=1, and the algorithms with a preprocess step are
+     * measured on transformed weights, so they are all still there and verified. */
+    j = run_json(NULL, (const char *[]){"bench", model, "--weight-preprocess", "--json", NULL});
+    ops = json_object_get(j, "operators");
+    cr_assert_eq(json_array_size(ops), 2);
+    cr_assert(json_is_true(json_object_get(j, "weight_preprocess")));
+    bool saw_preprocessed = false;
+    json_array_foreach(ops, i, op)
+    {
+        cr_assert(fx_has(json_string_value(json_object_get(op, "key")), "wp=1"));
+        json_t *c;
+        size_t k;
+        json_array_foreach(json_object_get(op, "candidates"), k, c)
+        {
+            const char *name = json_string_value(json_object_get(c, "algorithm"));
+            const frk_algo *a = frk_algo_find(name);
+            cr_assert(a, "unknown algorithm %s", name);
+            cr_assert_null(json_object_get(c, "failure"), "%s failed", name);
+            if (a->preprocess) saw_preprocessed = true;
+        }
+    }
+    cr_assert(saw_preprocessed, "no algorithm with a preprocess step was measured");
     json_decref(j);
 }
 
@@ -283,4 +310,13 @@ Test(cmd, usage_errors_exit_2_and_name_the_argument)
     fx_result r = fx_run(NULL, (const char *[]){"help", NULL});
     cr_assert_eq(r.code, 0);
     cr_assert(fx_has(r.out, "verify") && fx_has(r.out, "cache"), "%s", r.out);
+    /* Every command answers --help on stdout with its own usage line, and exits 0. */
+    const char *each[] = {"info", "algos", "verify", "bench", "cache", "run"};
+    for (size_t i = 0; i < sizeof each / sizeof each[0]; i++) {
+        r = fx_run(NULL, (const char *[]){each[i], "--help", NULL});
+        cr_assert_eq(r.code, 0, "%s --help: %s", each[i], r.err);
+        char want[64];
+        snprintf(want, sizeof want, "usage: fastrun %s", each[i]);
+        cr_assert(fx_has(r.out, want), "%s --help printed: %s", each[i], r.out);
+    }
 }
