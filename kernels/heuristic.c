@@ -6,15 +6,23 @@
  *   1x1 kernel, no padding                    -> gemm_1x1, im2col_gemm
  *   3x3, stride 1, dilation 1, groups 1:
  *     c, k >= 32 and p*q >= 400               -> winograd_f43, winograd_f23, im2col_gemm
+ *     with preprocessed weights, c, k >= 32 and p*q >= 196
+ *                                             -> winograd_f43, winograd_f23, im2col_gemm
  *     c, k >= 16 and p*q >= 256               -> winograd_f23, im2col_gemm
  *     (below that the filter transform, redone on each run without weight preprocessing,
- *     costs more than the multiplications saved: measured on ResNet-50's 14x14 and 7x7 layers)
+ *     costs more than the multiplications saved: measured on ResNet-50's 14x14 and 7x7 layers;
+ *     with the transform done once, F(4x4) wins down to 14x14: 2x over im2col at 1 thread)
  *   small output, long reduction (n*k*p*q < 4096, c/groups*r*s >= 2048, 2+ threads)
  *                                             -> split_reduce, im2col_gemm
  *   wide rows (q >= 32) and 16 or more output channels per group
  *                                             -> direct_simd, im2col_gemm
  *   anything else                             -> im2col_gemm, direct_simd
- * matmul: see pick_matmul below (the matmul module's own rule).
+ * matmul (per product of the batch, m x n x k):
+ *   m == 1 (matrix-vector)                    -> gemv_simd, packed_simd, blas
+ *   m * n * k >= 2^20                         -> packed_simd, blas
+ *   anything smaller                          -> blas, packed_simd
+ *   (measured on the transformer layer at 1 thread: gemv_simd 4.3x over BLAS on lm_head,
+ *   packed_simd 1.17-1.31x over BLAS on 64x512x512 and up, BLAS 1.1x ahead on 64x64x64)
  *
  * A candidate is taken only if it exists, is applicable, has every required attribute and no
  * forbidden one, and fits the workspace limit (0 = no limit). When the whole list fails, the
@@ -41,7 +49,7 @@ static bool allowed(const frk_algo *a, const fr_op *op, const frk_ctx *ctx, unsi
     return limit == 0 || a->workspace(op, ctx) <= limit;
 }
 
-static rule pick_conv2d(const fr_op *op, const frk_ctx *ctx)
+static rule pick_conv2d(const fr_op *op, bool wp, const frk_ctx *ctx)
 {
     const fr_conv2d *c = &op->conv;
     int p, q;
@@ -55,7 +63,7 @@ static rule pick_conv2d(const fr_op *op, const frk_ctx *ctx)
     bool wino = c->r == 3 && c->s == 3 && c->stride[0] == 1 && c->stride[1] == 1 &&
                 c->dilation[0] == 1 && c->dilation[1] == 1 && c->groups == 1;
     double pq = (double)p * q;
-    if (wino && c->c >= 32 && c->k >= 32 && pq >= 400)
+    if (wino && c->c >= 32 && c->k >= 32 && (pq >= 400 || (wp && pq >= 196)))
         return (rule){"3x3 stride-1 convolution with many channels: Winograd F(4x4,3x3)",
                       {"conv2d.winograd_f43", "conv2d.winograd_f23", "conv2d.im2col_gemm"}};
     if (wino && c->c >= 16 && c->k >= 16 && pq >= 256)
@@ -72,18 +80,22 @@ static rule pick_conv2d(const fr_op *op, const frk_ctx *ctx)
                   {"conv2d.im2col_gemm", "conv2d.direct_simd"}};
 }
 
-/* The matmul branch, kept apart so the matmul module can refine it: BLAS when the table has it. */
-static rule pick_matmul(const fr_op *op, const frk_ctx *ctx)
+static rule pick_matmul(const fr_op *op)
 {
-    (void)op;
-    (void)ctx;
-    return (rule){"matrix product: BLAS sgemm", {"matmul.blas"}};
+    const fr_matmul *mm = &op->mm;
+    if (mm->m == 1)
+        return (rule){"matrix-vector product: streaming gemv",
+                      {"matmul.gemv_simd", "matmul.packed_simd", "matmul.blas"}};
+    if ((double)mm->m * mm->n * mm->k >= 1048576.0)
+        return (rule){"large matrix product: packed SIMD GEMM",
+                      {"matmul.packed_simd", "matmul.blas"}};
+    return (rule){"small matrix product: BLAS sgemm", {"matmul.blas", "matmul.packed_simd"}};
 }
 
-const frk_algo *frk_heuristic(const fr_op *op, const frk_ctx *ctx, unsigned required,
+const frk_algo *frk_heuristic(const fr_op *op, bool wp, const frk_ctx *ctx, unsigned required,
                               unsigned forbidden, size_t workspace_limit, const char **why)
 {
-    rule r = op->kind == FR_OP_CONV2D ? pick_conv2d(op, ctx) : pick_matmul(op, ctx);
+    rule r = op->kind == FR_OP_CONV2D ? pick_conv2d(op, wp, ctx) : pick_matmul(op);
     for (int i = 0; i < MAXPREF && r.names[i]; i++) {
         const frk_algo *a = frk_algo_find(r.names[i]);
         if (allowed(a, op, ctx, required, forbidden, workspace_limit)) {

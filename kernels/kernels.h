@@ -105,11 +105,13 @@ const frk_algo *frk_naive(fr_op_kind kind);
 
 /* ---------------------------------------------------------------------------------------------
  * Heuristic (heuristic.c): picks an algorithm for any operator without measuring. It honours a
- * policy: required attributes, forbidden attributes, a workspace limit (0 = none). It always
- * finds one when the naive algorithm is allowed; NULL otherwise. *why (may be NULL) receives a
- * static sentence saying why, e.g. "1x1 stride-1 convolution: direct GEMM".
+ * policy: required attributes, forbidden attributes, a workspace limit (0 = none). wp says the
+ * weights are preprocessed once before running (the key's wp=1), which makes the algorithms with
+ * a preprocess step cheaper per run, so the rule may differ. It always finds one when the naive
+ * algorithm is allowed; NULL otherwise. *why (may be NULL) receives a static sentence saying
+ * why, e.g. "1x1 stride-1 convolution: direct GEMM".
  * ------------------------------------------------------------------------------------------- */
-const frk_algo *frk_heuristic(const fr_op *op, const frk_ctx *ctx, unsigned required,
+const frk_algo *frk_heuristic(const fr_op *op, bool wp, const frk_ctx *ctx, unsigned required,
                               unsigned forbidden, size_t workspace_limit, const char **why);
 
 /* ---------------------------------------------------------------------------------------------

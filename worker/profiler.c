@@ -188,12 +188,12 @@ fr_err frw_verify_isolated(const frk_verify_ref *vr, const frk_algo *a, bool pre
 }
 
 /* Candidates in profiling order: the heuristic's pick, then the table order. */
-static size_t list_candidates(const fr_op *op, const frw_profile_opts *o, const frk_ctx *ctx,
-                              const frk_algo **out, const char **why)
+static size_t list_candidates(const fr_op *op, bool wp, const frw_profile_opts *o,
+                              const frk_ctx *ctx, const frk_algo **out, const char **why)
 {
     size_t count, n = 0;
     const frk_algo *const *table = frk_algos(op->kind, &count);
-    const frk_algo *first = frk_heuristic(op, ctx, 0, o->full ? 0 : FR_ATTR_NAIVE, 0, why);
+    const frk_algo *first = frk_heuristic(op, wp, ctx, 0, o->full ? 0 : FR_ATTR_NAIVE, 0, why);
     if (first) out[n++] = first;
     for (size_t i = 0; i < count; i++) {
         const frk_algo *a = table[i];
@@ -269,8 +269,8 @@ fr_err frw_profile_op(const fr_op *op, bool wp, const frw_profile_opts *opts, fr
         free(res);
         return fr_diag_set(d, FR_ERR_NOMEM, "out of memory");
     }
-    size_t nc = list_candidates(op, opts, &ctx, cands, &log->first_why);
-    const frk_algo *pick = frk_heuristic(op, &ctx, 0, 0, 0, NULL);
+    size_t nc = list_candidates(op, wp, opts, &ctx, cands, &log->first_why);
+    const frk_algo *pick = frk_heuristic(op, wp, &ctx, 0, 0, 0, NULL);
     log->heuristic = pick ? pick->name : NULL;
     log->ncandidates = nc;
     char key[FR_MAX_KEY_LEN];

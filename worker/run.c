@@ -70,7 +70,7 @@ static void use_heuristic(const fr_op *op, const frw_run_opts *o, const char *be
     const frk_algo *a = NULL;
     size_t i = 0;
     for (; i < sizeof steps / sizeof steps[0] && !a; i++)
-        a = frk_heuristic(op, &ctx, steps[i].required, steps[i].forbidden, steps[i].ws, &why);
+        a = frk_heuristic(op, o->weight_preprocess, &ctx, steps[i].required, steps[i].forbidden, steps[i].ws, &why);
     rec->algo = a;
     rec->source = FRW_SRC_HEURISTIC;
     snprintf(rec->why, sizeof rec->why, "%s; heuristic: %s%s", because, why, steps[i - 1].note);

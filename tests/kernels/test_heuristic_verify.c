@@ -12,17 +12,22 @@
 #include "kernels.h"
 #include "sweep.h"
 
-static const char *pick(const fr_op *op, unsigned req, unsigned forb, size_t limit)
+static const char *pick_wp(const fr_op *op, bool wp, unsigned req, unsigned forb, size_t limit)
 {
     frk_ctx ctx = {.nthreads = 2, .isa = frk_isa_detect()};
     const char *why = NULL;
-    const frk_algo *a = frk_heuristic(op, &ctx, req, forb, limit, &why);
+    const frk_algo *a = frk_heuristic(op, wp, &ctx, req, forb, limit, &why);
     cr_expect(why && why[0], "no reason given");
     if (!a) return "(none)";
     cr_expect(a->applicable(op, &ctx), "%s picked but not applicable", a->name);
     cr_expect((a->attrs & req) == req && !(a->attrs & forb), "%s breaks the policy", a->name);
     cr_expect(limit == 0 || a->workspace(op, &ctx) <= limit, "%s exceeds the limit", a->name);
     return a->name;
+}
+
+static const char *pick(const fr_op *op, unsigned req, unsigned forb, size_t limit)
+{
+    return pick_wp(op, false, req, forb, limit);
 }
 
 Test(heuristic, follows_the_rule)
@@ -36,15 +41,24 @@ Test(heuristic, follows_the_rule)
     fr_op longred = conv_op(1, 4096, 1, 1, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1);
     fr_op longred3 = conv_op(1, 512, 2, 2, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     fr_op mm = mm_op(1, 64, 512, 512);
+    fr_op gemv = mm_op(1, 1, 8000, 512);
+    fr_op small_mm = mm_op(8, 64, 64, 64);
     cr_expect_str_eq(pick(&c3, 0, 0, 0), "conv2d.winograd_f43");
     cr_expect_str_eq(pick(&small3, 0, 0, 0), "conv2d.winograd_f23");
     cr_expect_str_eq(pick(&tiny3, 0, 0, 0), "conv2d.im2col_gemm"); /* too few tiles */
+    /* With the filter transform done once, F(4x4) pays for itself down to 14x14. */
+    cr_expect_str_eq(pick_wp(&tiny3, true, 0, 0, 0), "conv2d.winograd_f43");
+    cr_expect_str_eq(pick_wp(&c1, true, 0, 0, 0), pick(&c1, 0, 0, 0));
     cr_expect_str_eq(pick(&c1, 0, 0, 0), "conv2d.gemm_1x1");
     cr_expect_str_eq(pick(&dw, 0, 0, 0), "conv2d.depthwise_simd");
     cr_expect_str_eq(pick(&stem, 0, 0, 0), "conv2d.direct_simd");
     cr_expect_str_eq(pick(&longred, 0, 0, 0), "conv2d.gemm_1x1"); /* 1x1 rule comes first */
     cr_expect_str_eq(pick(&longred3, 0, 0, 0), "conv2d.split_reduce");
-    cr_expect_str_eq(pick(&mm, 0, 0, 0), "matmul.blas");
+    cr_expect_str_eq(pick(&mm, 0, 0, 0), "matmul.packed_simd");
+    cr_expect_str_eq(pick(&gemv, 0, 0, 0), "matmul.gemv_simd");
+    cr_expect_str_eq(pick(&small_mm, 0, 0, 0), "matmul.blas");
+    /* Without BLAS the small product takes the rule's next preference. */
+    cr_expect_str_eq(pick(&small_mm, 0, FR_ATTR_USES_BLAS, 0), "matmul.packed_simd");
 }
 
 Test(heuristic, honours_the_policy)
