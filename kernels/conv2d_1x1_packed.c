@@ -1,0 +1,292 @@
+/*
+ * conv2d_1x1_packed.c - conv2d.gemm_1x1_packed: 1x1 unpadded convolution (any stride, groups 1)
+ * on fastrun's own micro-kernels (matmul_gemm.h), no BLAS call. Per image it computes the
+ * product transposed, outT[p][k] = sum_c inT[p][c] * W[k][c]: micro-panel rows are pixels (mr of
+ * them, gathered from the input planes, stride folded into that gather) and the vector columns
+ * are 32 output channels of a weight panel (panel j holds, for each input channel c, the weights
+ * W[32j .. 32j+31][c] contiguously, the B-panel layout of matmul_gemm.h). Channels fill whole
+ * vectors whatever the map size, so a 7x7 map wastes 7 of 56 rows instead of 15 of 64 columns.
+ * Each finished mr x 32 tile is transposed into the NCHW output.
+ *
+ * Weight preprocessing builds the panels once; without it run() builds them in its workspace.
+ * Work is split statically into 2-D tiles (images x weight panels x pixel micro-panels), so two
+ * threads share even a 49-pixel map evenly. Every output is summed over c in increasing order in
+ * blocks of FRK__GEMM_KC (each block's fused multiply-add chain starts from zero in a register,
+ * then is added to the tile), the order of matmul_gemm.h; it depends on no tiling, thread count
+ * or ISA: REPRODUCIBLE.
+ */
+#include <immintrin.h>
+#include <omp.h>
+#include <string.h>
+
+#include "algos.h"
+#include "conv2d_util.h"
+#include "matmul_gemm.h"
+
+#define NR FRK__GEMM_NR
+#define CEIL_DIV(a, b) (((a) + (b)-1) / (b))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+/* Bytes of pixel micro-panels packed at once: with one weight panel they stay in L2. */
+#define PIX_BLOCK_BYTES (512 * 1024)
+
+typedef struct {
+    frk__conv cv;
+    const frk__ukernel *uk;
+    int pq;               /* output pixels per image */
+    int units_k, units_p; /* weight panels; pixel micro-panels per image */
+    int ktiles, ptiles;   /* tiles per image along each */
+    int pblock;           /* micro-panels packed at once */
+    size_t wei_bytes;     /* the weight panels (in the workspace when not preprocessed) */
+    size_t acc_offset;    /* bytes of one thread's packed pixels, where its tiles start */
+    size_t ws_thread;     /* one thread's packed pixels and tiles */
+} plan;
+
+static bool shape_ok(const frk__conv *cv)
+{
+    return cv->r == 1 && cv->s == 1 && cv->ph == 0 && cv->pw == 0 && cv->g == 1;
+}
+
+/* Estimated cycles of a task of px pixels x ch channels: FMAs at 32 lanes per cycle, the gather
+ * of px * c inputs, the weights read (ch * c) and the transposed store. */
+static double task_cost(double px, double ch, double c)
+{
+    return px * ch * c / 32.0 + px * c / 8.0 + ch * c / 8.0 + px * ch / 4.0;
+}
+
+/* The tiling with the smallest estimated makespan; a function of shape, ISA and thread count
+ * only, so workspace() and run() agree. */
+static void make_plan(const fr_op *op, const frk_ctx *ctx, plan *pl)
+{
+    frk__conv_dims(op, &pl->cv);
+    const frk__conv *cv = &pl->cv;
+    const frk__ukernel *uk = frk__gemm_ukernel(ctx->isa);
+    const int t = ctx->nthreads > 0 ? ctx->nthreads : 1;
+    double best = -1.0;
+
+    pl->uk = uk;
+    pl->pq = cv->p * cv->q;
+    pl->units_k = CEIL_DIV(cv->k, NR);
+    pl->units_p = CEIL_DIV(pl->pq, uk->mr);
+    pl->ktiles = pl->ptiles = 1;
+    for (int kt = 1; kt <= MIN(pl->units_k, 2 * t); kt++) {
+        for (int pt = 1; pt <= MIN(pl->units_p, 4 * t); pt++) {
+            const double tasks = (double)cv->n * kt * pt;
+            const double px = MIN(pl->pq, CEIL_DIV(pl->units_p, pt) * uk->mr);
+            const double ch = MIN(cv->k, CEIL_DIV(pl->units_k, kt) * NR);
+            const double span = (double)CEIL_DIV((long)tasks, t) * task_cost(px, ch, cv->c);
+            if (best < 0.0 || span < best * 0.999) {
+                best = span;
+                pl->ktiles = kt;
+                pl->ptiles = pt;
+            }
+        }
+    }
+    const int per_tile = CEIL_DIV(pl->units_p, pl->ptiles);
+    const size_t panel_bytes = (size_t)uk->mr * cv->c * sizeof(float);
+    pl->pblock = (int)MAX(1, MIN((size_t)per_tile, PIX_BLOCK_BYTES / panel_bytes));
+    pl->acc_offset = frk__round64(panel_bytes * (size_t)pl->pblock);
+    pl->ws_thread = pl->acc_offset + frk__round64((size_t)uk->mr * NR * sizeof(float) * pl->pblock);
+    pl->wei_bytes = frk__round64(frk__gemm_panels_floats(cv->k, cv->c) * sizeof(float));
+}
+
+static bool p1x1_applicable(const fr_op *op, const frk_ctx *ctx)
+{
+    if (op->kind != FR_OP_CONV2D || frk__gemm_ukernel(ctx->isa) == NULL) return false;
+    frk__conv cv;
+    frk__conv_dims(op, &cv);
+    return shape_ok(&cv) && 4.0 * cv.k * (double)cv.c <= FRK__WS_MAX;
+}
+
+static size_t p1x1_workspace(const fr_op *op, const frk_ctx *ctx)
+{
+    plan pl;
+    make_plan(op, ctx, &pl);
+    return pl.wei_bytes + pl.ws_thread * (size_t)(ctx->nthreads > 0 ? ctx->nthreads : 1);
+}
+
+static size_t p1x1_preprocessed_size(const fr_op *op, const frk_ctx *ctx)
+{
+    (void)ctx;
+    return frk__gemm_panels_floats(op->conv.k, op->conv.c) * sizeof(float);
+}
+
+/* Panels [j0, j1) of the weights (k x c, row-major) into wp: panel j at wp + j * c * NR, row c
+ * holding W[j*NR + q][c] for q < NR, zero past the last channel. Written sequentially, read as
+ * NR row streams. */
+static void pack_weights(const float *w, int k, int c, int j0, int j1, float *wp)
+{
+    for (int j = j0; j < j1; j++) {
+        float *panel = wp + (size_t)j * c * NR;
+        const int cols = MIN(NR, k - j * NR);
+        const float *rows = w + (size_t)j * NR * c;
+        for (int cc = 0; cc < c; cc++) {
+            float *dst = panel + (size_t)cc * NR;
+            for (int q = 0; q < cols; q++)
+                dst[q] = rows[(size_t)q * c + cc];
+            for (int q = cols; q < NR; q++)
+                dst[q] = 0.0f;
+        }
+    }
+}
+
+static void p1x1_preprocess(const fr_op *op, const frk_ctx *ctx, const float *wei, void *pwei)
+{
+    (void)ctx;
+    const int units = CEIL_DIV(op->conv.k, NR);
+    pack_weights(wei, op->conv.k, op->conv.c, 0, units, pwei);
+}
+
+/* Packs micro-panels [u0, u1) of image in (c planes of h x w) into ap: panel u at
+ * ap + (u - u0) * c * mr, row c holding the mr pixels' inputs (zero past the last pixel). */
+static void pack_pixels(const plan *pl, const float *in, int u0, int u1, float *ap)
+{
+    const frk__conv *cv = &pl->cv;
+    const int mr = pl->uk->mr;
+    const size_t plane = (size_t)cv->h * cv->w;
+    const bool unit = cv->sh == 1 && cv->sw == 1;
+    for (int u = u0; u < u1; u++) {
+        ptrdiff_t off[16];
+        const int p0 = u * mr, rows = MIN(mr, pl->pq - p0);
+        for (int r = 0; r < rows; r++) {
+            const int oh = (p0 + r) / cv->q, ow = (p0 + r) % cv->q;
+            off[r] = (ptrdiff_t)oh * cv->sh * cv->w + (ptrdiff_t)ow * cv->sw;
+        }
+        float *panel = ap + (size_t)(u - u0) * cv->c * mr;
+        if (unit && rows == mr) {
+            for (int c = 0; c < cv->c; c++)
+                memcpy(panel + (size_t)c * mr, in + c * plane + p0, (size_t)mr * sizeof(float));
+            continue;
+        }
+        for (int c = 0; c < cv->c; c++) {
+            const float *src = in + c * plane;
+            float *dst = panel + (size_t)c * mr;
+            for (int r = 0; r < rows; r++)
+                dst[r] = src[off[r]];
+            for (int r = rows; r < mr; r++)
+                dst[r] = 0.0f;
+        }
+    }
+}
+
+/* Stores the full 8 x 32 tile (row r = pixel p0 + r, column q = channel k0 + q) transposed:
+ * out[q * pq + r], four 8x8 transposes. */
+__attribute__((target("avx2"))) static void store_8x32(const float *tile, float *out,
+                                                       ptrdiff_t pq)
+{
+    for (int b = 0; b < NR; b += 8) {
+        __m256 r[8], t[8], u[8];
+        for (int i = 0; i < 8; i++)
+            r[i] = _mm256_load_ps(tile + i * NR + b);
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {
+            u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+            u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+            u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        }
+        float *o = out + b * pq;
+        for (int i = 0; i < 4; i++) {
+            _mm256_storeu_ps(o + i * pq, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+            _mm256_storeu_ps(o + (i + 4) * pq, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+        }
+    }
+}
+
+/* Stores rows x cols of tile (row stride NR) transposed into out (row stride pq). */
+static void store_tile(const float *tile, int rows, int cols, float *out, ptrdiff_t pq)
+{
+    if (rows == 8 && cols == NR) {
+        store_8x32(tile, out, pq);
+        return;
+    }
+    for (int q = 0; q < cols; q++)
+        for (int r = 0; r < rows; r++)
+            out[q * pq + r] = tile[r * NR + q];
+}
+
+/* One task: pixel micro-panels [u0, u1) x weight panels [j0, j1) of one image. Pixels are
+ * packed pblock micro-panels at a time (kept in L2, so each weight panel is streamed once per
+ * block); c is walked in blocks of FRK__GEMM_KC so a block of the weight panel stays in L1, the
+ * tiles accumulating in acc (pblock tiles of mr x NR) until they are stored transposed. */
+static void run_task(const plan *pl, const float *in, const float *wp, float *out, int u0, int u1,
+                     int j0, int j1, float *ap, float *acc)
+{
+    const frk__conv *cv = &pl->cv;
+    const frk__ukernel *uk = pl->uk;
+    const int mr = uk->mr;
+
+    for (int ub = u0; ub < u1; ub += pl->pblock) {
+        const int ue = MIN(u1, ub + pl->pblock);
+        pack_pixels(pl, in, ub, ue, ap);
+        for (int j = j0; j < j1; j++) {
+            const float *panel = wp + (size_t)j * cv->c * NR;
+            for (int pc = 0; pc < cv->c; pc += FRK__GEMM_KC) {
+                const int kc = MIN(FRK__GEMM_KC, cv->c - pc);
+                for (int u = ub; u < ue; u++) {
+                    const float *a = ap + (size_t)(u - ub) * cv->c * mr + (size_t)pc * mr;
+                    float *t = acc + (size_t)(u - ub) * mr * NR;
+                    for (int q = 0; q < NR; q += uk->nr)
+                        uk->fn(kc, a, panel + (size_t)pc * NR + q, NR, t + q, NR, pc > 0);
+                }
+            }
+            const int cols = MIN(NR, cv->k - j * NR);
+            for (int u = ub; u < ue; u++) {
+                const int p0 = u * mr;
+                store_tile(acc + (size_t)(u - ub) * mr * NR, MIN(mr, pl->pq - p0), cols,
+                           out + (size_t)j * NR * pl->pq + p0, pl->pq);
+            }
+        }
+    }
+}
+
+static void p1x1_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
+{
+    plan pl;
+    make_plan(op, ctx, &pl);
+    const frk__conv *cv = &pl.cv;
+    const int tiles = pl.ktiles * pl.ptiles;
+    const int tasks = cv->n * tiles;
+    const float *wp = x->pwei;
+    float *wbuf = x->ws;
+    char *pixbuf = (char *)x->ws + (x->pwei ? 0 : pl.wei_bytes);
+
+#pragma omp parallel num_threads(ctx->nthreads)
+    {
+        if (!wp) {
+#pragma omp for schedule(static)
+            for (int j = 0; j < pl.units_k; j++)
+                pack_weights(x->wei, cv->k, cv->c, j, j + 1, wbuf);
+        }
+        const float *w = wp ? wp : wbuf;
+        float *ap = (float *)(pixbuf + (size_t)omp_get_thread_num() * pl.ws_thread);
+        float *acc = (float *)((char *)ap + pl.acc_offset);
+#pragma omp for schedule(static)
+        for (int task = 0; task < tasks; task++) {
+            const int b = task / tiles, kt = task % tiles / pl.ptiles, pt = task % pl.ptiles;
+            const int u0 = (int)((long)pt * pl.units_p / pl.ptiles);
+            const int u1 = (int)((long)(pt + 1) * pl.units_p / pl.ptiles);
+            const int j0 = (int)((long)kt * pl.units_k / pl.ktiles);
+            const int j1 = (int)((long)(kt + 1) * pl.units_k / pl.ktiles);
+            const float *in = x->src + (size_t)b * cv->c * cv->h * cv->w;
+            float *out = x->dst + (size_t)b * cv->k * pl.pq;
+            if (u1 > u0 && j1 > j0) run_task(&pl, in, w, out, u0, u1, j0, j1, ap, acc);
+        }
+    }
+}
+
+const frk_algo frk_conv2d_gemm_1x1_packed = {
+    .name = "conv2d.gemm_1x1_packed",
+    .kind = FR_OP_CONV2D,
+    .attrs = FR_ATTR_REPRODUCIBLE,
+    .doc = "1x1 unpadded convolution on the packed AVX-512/AVX2 GEMM core, channels in vectors, "
+           "weights pre-packed, 2-D tiles over threads; any stride, any map size",
+    .applicable = p1x1_applicable,
+    .workspace = p1x1_workspace,
+    .run = p1x1_run,
+    .preprocessed_size = p1x1_preprocessed_size,
+    .preprocess = p1x1_preprocess,
+};
