@@ -261,6 +261,55 @@ static void store_tile(const float *tile, int rows, int cols, float *out, ptrdif
             out[q * pq + r] = tile[r * NR + q];
 }
 
+/* A partial micro-panel (rows < 8 pixels, AVX-512): the tile loop of matmul_ukernel_avx512.c for
+ * just those rows, so a 49-pixel map costs 6 full micro-panels and a 1-row one instead of 7
+ * full ones. Same order of summation: one FMA chain from zero per element, then added to t. */
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+rows_tile(int rows, int kc, const float *a, int mr, const float *bp, float *t, bool accumulate)
+{
+    __m512 lo[8], hi[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+        lo[r] = hi[r] = _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_loadu_ps(bp);
+        const __m512 b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++) {
+            const __m512 av = _mm512_set1_ps(a[r]);
+            lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
+            hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
+        }
+        a += mr;
+        bp += NR;
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++) {
+        float *row = t + r * NR;
+        if (accumulate) {
+            lo[r] = _mm512_add_ps(_mm512_loadu_ps(row), lo[r]);
+            hi[r] = _mm512_add_ps(_mm512_loadu_ps(row + 16), hi[r]);
+        }
+        _mm512_storeu_ps(row, lo[r]);
+        _mm512_storeu_ps(row + 16, hi[r]);
+    }
+}
+
+__attribute__((target("avx512f,fma"))) static void partial_tile(int rows, int kc, const float *a,
+                                                                int mr, const float *bp, float *t,
+                                                                bool accumulate)
+{
+    switch (rows) {
+    case 1: rows_tile(1, kc, a, mr, bp, t, accumulate); break;
+    case 2: rows_tile(2, kc, a, mr, bp, t, accumulate); break;
+    case 3: rows_tile(3, kc, a, mr, bp, t, accumulate); break;
+    case 4: rows_tile(4, kc, a, mr, bp, t, accumulate); break;
+    case 5: rows_tile(5, kc, a, mr, bp, t, accumulate); break;
+    case 6: rows_tile(6, kc, a, mr, bp, t, accumulate); break;
+    default: rows_tile(7, kc, a, mr, bp, t, accumulate); break;
+    }
+}
+
 /* One task: pixel micro-panels [u0, u1) x weight panels [j0, j1) of one image. Pixels are
  * packed pblock micro-panels at a time (kept in L2, so each weight panel is streamed once per
  * block); c is walked in blocks of FRK__GEMM_KC so a block of the weight panel stays in L1, the
@@ -279,11 +328,24 @@ static void run_task(const plan *pl, const float *in, const float *wp, float *ou
             const float *panel = wp + (size_t)j * cv->c * NR;
             for (int pc = 0; pc < cv->c; pc += FRK__GEMM_KC) {
                 const int kc = MIN(FRK__GEMM_KC, cv->c - pc);
+                /* The next block of weights, prefetched in shares while this one is used. */
+                const bool last = pc + kc >= cv->c;
+                const char *next = (const char *)(last ? panel + (size_t)cv->c * NR
+                                                       : panel + (size_t)(pc + kc) * NR);
+                const int kn = last ? (j + 1 < j1 ? MIN(FRK__GEMM_KC, cv->c) : 0)
+                                    : MIN(FRK__GEMM_KC, cv->c - pc - kc);
+                const int lines = kn * NR * (int)sizeof(float) / 64, share = ue - ub;
                 for (int u = ub; u < ue; u++) {
                     const float *a = ap + (size_t)(u - ub) * cv->c * mr + (size_t)pc * mr;
                     float *t = acc + (size_t)(u - ub) * mr * NR;
-                    for (int q = 0; q < NR; q += uk->nr)
-                        uk->fn(kc, a, panel + (size_t)pc * NR + q, NR, t + q, NR, pc > 0);
+                    for (int l = (u - ub) * lines / share; l < (u - ub + 1) * lines / share; l++)
+                        _mm_prefetch(next + (size_t)l * 64, _MM_HINT_T0);
+                    const int rows = MIN(mr, pl->pq - u * mr);
+                    if (rows < mr && uk == &frk__ukernel_avx512)
+                        partial_tile(rows, kc, a, mr, panel + (size_t)pc * NR, t, pc > 0);
+                    else
+                        for (int q = 0; q < NR; q += uk->nr)
+                            uk->fn(kc, a, panel + (size_t)pc * NR + q, NR, t + q, NR, pc > 0);
                 }
             }
             const int cols = MIN(NR, cv->k - j * NR);
