@@ -87,7 +87,9 @@ static void plan_direct(plan *pl, int t)
             const double tasks = (double)cv->n * mt * nt;
             const double rows = MIN(cv->k, CEIL_DIV(pl->units_m, mt) * mr);
             const double cols = MIN(pl->pq, CEIL_DIV(pl->units_n, nt) * NR);
-            const double cost = rows * cols * cv->c / 32.0 + (rows + cols) * cv->c / 8.0;
+            /* FMAs, plus the traffic of the operands: the pixels are read in place with a row
+             * stride and re-read per block of weight rows, the weights from cache. */
+            const double cost = rows * cols * cv->c / 32.0 + (rows + 4.0 * cols) * cv->c / 8.0;
             const double span = (double)CEIL_DIV((long)tasks, t) * cost;
             if (best < 0.0 || span < best * 0.999) {
                 best = span;
