@@ -166,18 +166,45 @@ static size_t p1x1_preprocessed_size(const fr_op *op, const frk_ctx *ctx)
     return frk__gemm_panels_floats(op->conv.k, op->conv.c) * sizeof(float);
 }
 
+/* Transposes the 8x8 block at a (row stride lda) into out (row stride ldo). */
+__attribute__((target("avx2"))) static void transpose8(const float *a, ptrdiff_t lda, float *out,
+                                                       ptrdiff_t ldo)
+{
+    __m256 r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(a + i * lda);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(out + i * ldo, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(out + (i + 4) * ldo, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+
 /* Panels [j0, j1) of the weights (k x c, row-major) into wp: panel j at wp + j * c * NR, row c
- * holding W[j*NR + q][c] for q < NR, zero past the last channel. Written sequentially, read as
- * NR row streams. */
-static void pack_weights(const float *w, int k, int c, int j0, int j1, float *wp)
+ * holding W[j*NR + q][c] for q < NR, zero past the last channel. 8x8 blocks go through
+ * transposes; the rest, and everything below AVX2 (isa), element by element. */
+static void pack_weights(const float *w, int k, int c, int j0, int j1, float *wp, frk_isa isa)
 {
     for (int j = j0; j < j1; j++) {
         float *panel = wp + (size_t)j * c * NR;
         const int cols = MIN(NR, k - j * NR);
         const float *rows = w + (size_t)j * NR * c;
+        const int full_q = isa >= FRK_ISA_AVX2 ? cols / 8 * 8 : 0, full_c = c / 8 * 8;
+        for (int q = 0; q < full_q; q += 8)
+            for (int cc = 0; cc < full_c; cc += 8)
+                transpose8(rows + (size_t)q * c + cc, c, panel + (size_t)cc * NR + q, NR);
         for (int cc = 0; cc < c; cc++) {
             float *dst = panel + (size_t)cc * NR;
-            for (int q = 0; q < cols; q++)
+            for (int q = cc < full_c ? full_q : 0; q < cols; q++)
                 dst[q] = rows[(size_t)q * c + cc];
             for (int q = cols; q < NR; q++)
                 dst[q] = 0.0f;
@@ -187,9 +214,8 @@ static void pack_weights(const float *w, int k, int c, int j0, int j1, float *wp
 
 static void p1x1_preprocess(const fr_op *op, const frk_ctx *ctx, const float *wei, void *pwei)
 {
-    (void)ctx;
     const int units = CEIL_DIV(op->conv.k, NR);
-    pack_weights(wei, op->conv.k, op->conv.c, 0, units, pwei);
+    pack_weights(wei, op->conv.k, op->conv.c, 0, units, pwei, ctx->isa);
 }
 
 /* Packs micro-panels [u0, u1) of image in (c planes of h x w) into ap: panel u at
@@ -224,38 +250,12 @@ static void pack_pixels(const plan *pl, const float *in, int u0, int u1, float *
     }
 }
 
-/* Stores the full 8 x 32 tile (row r = pixel p0 + r, column q = channel k0 + q) transposed:
- * out[q * pq + r], four 8x8 transposes. */
-__attribute__((target("avx2"))) static void store_8x32(const float *tile, float *out,
-                                                       ptrdiff_t pq)
-{
-    for (int b = 0; b < NR; b += 8) {
-        __m256 r[8], t[8], u[8];
-        for (int i = 0; i < 8; i++)
-            r[i] = _mm256_load_ps(tile + i * NR + b);
-        for (int i = 0; i < 8; i += 2) {
-            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-        }
-        for (int i = 0; i < 8; i += 4) {
-            u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-            u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-            u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-            u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-        }
-        float *o = out + b * pq;
-        for (int i = 0; i < 4; i++) {
-            _mm256_storeu_ps(o + i * pq, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-            _mm256_storeu_ps(o + (i + 4) * pq, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-        }
-    }
-}
-
 /* Stores rows x cols of tile (row stride NR) transposed into out (row stride pq). */
 static void store_tile(const float *tile, int rows, int cols, float *out, ptrdiff_t pq)
 {
     if (rows == 8 && cols == NR) {
-        store_8x32(tile, out, pq);
+        for (int b = 0; b < NR; b += 8)
+            transpose8(tile + b, NR, out + b * pq, pq);
         return;
     }
     for (int q = 0; q < cols; q++)
@@ -410,7 +410,7 @@ static void p1x1_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
         if (!wp) {
 #pragma omp for schedule(static)
             for (int j = 0; j < pl.units_k; j++)
-                pack_weights(x->wei, cv->k, cv->c, j, j + 1, wbuf);
+                pack_weights(x->wei, cv->k, cv->c, j, j + 1, wbuf, ctx->isa);
         }
         const float *w = wp ? wp : wbuf;
         float *ap = (float *)(pixbuf + (size_t)omp_get_thread_num() * pl.ws_thread);
