@@ -5,12 +5,13 @@
  * them, gathered from the input planes, stride folded into that gather) and the vector columns
  * are 32 output channels of a weight panel (panel j holds, for each input channel c, the weights
  * W[32j .. 32j+31][c] contiguously, the B-panel layout of matmul_gemm.h). Channels fill whole
- * vectors whatever the map size, so a 7x7 map wastes 7 of 56 rows instead of 15 of 64 columns.
- * Each finished mr x 32 tile is transposed into the NCHW output. Stride-1 maps of 512 pixels or
+ * vectors whatever the map size (with pixels in vectors a 7x7 map would waste 15 of 64 columns),
+ * and a partial last micro-panel runs a kernel for just its rows. Each finished mr x 32 tile is transposed into the NCHW output. Stride-1 maps of 512 pixels or
  * more take the plain orientation instead (see direct_pays): one GEMM of the core per tile, on
  * the operands in place.
  *
- * Weight preprocessing builds the panels once; without it run() builds them in its workspace.
+ * Weight preprocessing builds the panels once; without it, stride-1 convolutions take the plain
+ * orientation below and strided ones build the panels in run(), in the workspace.
  * Work is split statically into 2-D tiles (images x weight panels x pixel micro-panels), so two
  * threads share even a 49-pixel map evenly. Every output is summed over c in increasing order in
  * blocks of FRK__GEMM_KC (each block's fused multiply-add chain starts from zero in a register,
@@ -42,7 +43,7 @@ typedef struct {
     bool direct;          /* the plain orientation (see direct_pays) */
     int units_m, units_n; /* direct: micro-panels of output channels, 32-pixel panels */
     int mtiles, ntiles;   /* direct: tiles per image along each */
-    size_t wei_bytes;     /* the weight panels (in the workspace when not preprocessed) */
+    size_t shared_bytes;  /* the weight panels, in the workspace when not preprocessed */
     size_t acc_offset;    /* bytes of one thread's packed pixels, where its tiles start */
     size_t ws_thread;     /* one thread's packed pixels and tiles */
 } plan;
@@ -59,14 +60,23 @@ static double task_cost(double px, double ch, double c)
     return px * ch * c / 32.0 + px * c / 8.0 + ch * c / 8.0 + px * ch / 4.0;
 }
 
-/* The plain orientation, out = W * in with the weights as micro-panel rows (read in place) and
- * 32 pixels per vector (read in place from the input planes): no packing and no transpose, so it
- * wins where pixels fill whole panels and the stride is 1. Both orientations sum in the same
- * order (matmul_gemm.h), so their results are bit-identical. Measured at 1 thread: the plain
- * orientation is 15-50% faster on 56x56 and 28x28 maps, 5-25% slower on 14x14 and 7x7 ones. */
-static bool direct_pays(const frk__conv *cv)
+static bool strided(const frk__conv *cv)
 {
-    return cv->sh == 1 && cv->sw == 1 && cv->p * cv->q >= 512;
+    return cv->sh != 1 || cv->sw != 1;
+}
+
+/* The plain orientation, out = W * in, stride 1 only: the weights as micro-panel rows and 32
+ * pixels per vector, both read in place by the GEMM core. No packing and no transpose, so it
+ * wins where pixels fill whole panels, and on small maps when the weights are not preprocessed
+ * (packing them in run() costs about half the product on 7x7 maps: l4.1x1b 0.87 against 0.70 ms
+ * at 1 thread). Both orientations sum in the same order (matmul_gemm.h), so their results are
+ * bit-identical. Measured at 1 thread with preprocessed weights: the plain orientation is
+ * 15-50% faster on 56x56 and 28x28 maps, 5-25% slower on 14x14 and 7x7 ones; at stride 2 it
+ * (with subsampled pixel panels packed first) was no faster on 28x28 outputs and 5-15% slower on
+ * 14x14 and 7x7 ones. */
+static bool direct_pays(const frk__conv *cv, bool preprocessed)
+{
+    return !strided(cv) && (!preprocessed || cv->p * cv->q >= 512);
 }
 
 /* Direct orientation: tiles of at most one block of weight rows (so the GEMM core reads them in
@@ -101,12 +111,12 @@ static void plan_direct(plan *pl, int t)
     /* Every tile has at most mcb rows, so the core packs at most one partial micro-panel of A and
      * one partial panel of B: the workspace of a 1 x 1 product. */
     pl->ws_thread = frk__gemm_ws_bytes(pl->uk, 1, 1, cv->c, false);
-    pl->wei_bytes = 0;
+    pl->shared_bytes = 0;
 }
 
 /* The tiling with the smallest estimated makespan; a function of shape, ISA and thread count
  * only, so workspace() and run() agree. */
-static void make_plan(const fr_op *op, const frk_ctx *ctx, plan *pl)
+static void make_plan(const fr_op *op, const frk_ctx *ctx, bool preprocessed, plan *pl)
 {
     frk__conv_dims(op, &pl->cv);
     const frk__conv *cv = &pl->cv;
@@ -116,7 +126,7 @@ static void make_plan(const fr_op *op, const frk_ctx *ctx, plan *pl)
 
     pl->uk = uk;
     pl->pq = cv->p * cv->q;
-    pl->direct = direct_pays(cv);
+    pl->direct = direct_pays(cv, preprocessed);
     if (pl->direct) {
         plan_direct(pl, t);
         return;
@@ -142,7 +152,8 @@ static void make_plan(const fr_op *op, const frk_ctx *ctx, plan *pl)
     pl->pblock = (int)MAX(1, MIN((size_t)per_tile, PIX_BLOCK_BYTES / panel_bytes));
     pl->acc_offset = frk__round64(panel_bytes * (size_t)pl->pblock);
     pl->ws_thread = pl->acc_offset + frk__round64((size_t)uk->mr * NR * sizeof(float) * pl->pblock);
-    pl->wei_bytes = frk__round64(frk__gemm_panels_floats(cv->k, cv->c) * sizeof(float));
+    const size_t panels = frk__gemm_panels_floats(cv->k, cv->c) * sizeof(float);
+    pl->shared_bytes = preprocessed ? 0 : frk__round64(panels);
 }
 
 static bool p1x1_applicable(const fr_op *op, const frk_ctx *ctx)
@@ -153,11 +164,14 @@ static bool p1x1_applicable(const fr_op *op, const frk_ctx *ctx)
     return shape_ok(&cv) && 4.0 * cv.k * (double)cv.c <= FRK__WS_MAX;
 }
 
+/* Covers run() both without and with preprocessed weights (the plan may differ). */
 static size_t p1x1_workspace(const fr_op *op, const frk_ctx *ctx)
 {
-    plan pl;
-    make_plan(op, ctx, &pl);
-    return pl.wei_bytes + pl.ws_thread * (size_t)(ctx->nthreads > 0 ? ctx->nthreads : 1);
+    const size_t t = (size_t)(ctx->nthreads > 0 ? ctx->nthreads : 1);
+    plan plain, pre;
+    make_plan(op, ctx, false, &plain);
+    make_plan(op, ctx, true, &pre);
+    return MAX(plain.shared_bytes + plain.ws_thread * t, pre.shared_bytes + pre.ws_thread * t);
 }
 
 static size_t p1x1_preprocessed_size(const fr_op *op, const frk_ctx *ctx)
@@ -393,7 +407,7 @@ static void run_direct(const plan *pl, const frk_ctx *ctx, const frk_exec *x)
 static void p1x1_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
 {
     plan pl;
-    make_plan(op, ctx, &pl);
+    make_plan(op, ctx, x->pwei != NULL, &pl);
     if (pl.direct) {
         run_direct(&pl, ctx, x);
         return;
@@ -403,7 +417,7 @@ static void p1x1_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
     const int tasks = cv->n * tiles;
     const float *wp = x->pwei;
     float *wbuf = x->ws;
-    char *pixbuf = (char *)x->ws + (x->pwei ? 0 : pl.wei_bytes);
+    char *pixbuf = (char *)x->ws + pl.shared_bytes;
 
 #pragma omp parallel num_threads(ctx->nthreads)
     {
