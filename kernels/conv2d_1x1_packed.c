@@ -6,9 +6,9 @@
  * are 32 output channels of a weight panel (panel j holds, for each input channel c, the weights
  * W[32j .. 32j+31][c] contiguously, the B-panel layout of matmul_gemm.h). Channels fill whole
  * vectors whatever the map size (with pixels in vectors a 7x7 map would waste 15 of 64 columns),
- * and a partial last micro-panel runs a kernel for just its rows. Each finished mr x 32 tile is transposed into the NCHW output. Stride-1 maps of 512 pixels or
- * more take the plain orientation instead (see direct_pays): one GEMM of the core per tile, on
- * the operands in place.
+ * and a partial last micro-panel runs a kernel for just its rows. Each finished mr x 32 tile is
+ * transposed into the NCHW output. Stride-1 maps of 512 pixels or more take the plain orientation
+ * instead (see direct_pays): one GEMM of the core per tile, on the operands in place.
  *
  * Weight preprocessing builds the panels once; without it, stride-1 convolutions take the plain
  * orientation below and strided ones build the panels in run(), in the workspace.
@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "algos.h"
+#include "conv2d_1x1_packed.h"
 #include "conv2d_util.h"
 #include "matmul_gemm.h"
 
@@ -180,29 +181,6 @@ static size_t p1x1_preprocessed_size(const fr_op *op, const frk_ctx *ctx)
     return frk__gemm_panels_floats(op->conv.k, op->conv.c) * sizeof(float);
 }
 
-/* Transposes the 8x8 block at a (row stride lda) into out (row stride ldo). */
-__attribute__((target("avx2"))) static void transpose8(const float *a, ptrdiff_t lda, float *out,
-                                                       ptrdiff_t ldo)
-{
-    __m256 r[8], t[8], u[8];
-    for (int i = 0; i < 8; i++)
-        r[i] = _mm256_loadu_ps(a + i * lda);
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        _mm256_storeu_ps(out + i * ldo, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-        _mm256_storeu_ps(out + (i + 4) * ldo, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-    }
-}
-
 /* Panels [j0, j1) of the weights (k x c, row-major) into wp: panel j at wp + j * c * NR, row c
  * holding W[j*NR + q][c] for q < NR, zero past the last channel. 8x8 blocks go through
  * transposes; the rest, and everything below AVX2 (isa), element by element. */
@@ -215,7 +193,7 @@ static void pack_weights(const float *w, int k, int c, int j0, int j1, float *wp
         const int full_q = isa >= FRK_ISA_AVX2 ? cols / 8 * 8 : 0, full_c = c / 8 * 8;
         for (int q = 0; q < full_q; q += 8)
             for (int cc = 0; cc < full_c; cc += 8)
-                transpose8(rows + (size_t)q * c + cc, c, panel + (size_t)cc * NR + q, NR);
+                frk__transpose8(rows + (size_t)q * c + cc, c, panel + (size_t)cc * NR + q, NR);
         for (int cc = 0; cc < c; cc++) {
             float *dst = panel + (size_t)cc * NR;
             for (int q = cc < full_c ? full_q : 0; q < cols; q++)
@@ -269,61 +247,12 @@ static void store_tile(const float *tile, int rows, int cols, float *out, ptrdif
 {
     if (rows == 8 && cols == NR) {
         for (int b = 0; b < NR; b += 8)
-            transpose8(tile + b, NR, out + b * pq, pq);
+            frk__transpose8(tile + b, NR, out + b * pq, pq);
         return;
     }
     for (int q = 0; q < cols; q++)
         for (int r = 0; r < rows; r++)
             out[q * pq + r] = tile[r * NR + q];
-}
-
-/* A partial micro-panel (rows < 8 pixels, AVX-512): the tile loop of matmul_ukernel_avx512.c for
- * just those rows, so a 49-pixel map costs 6 full micro-panels and a 1-row one instead of 7
- * full ones. Same order of summation: one FMA chain from zero per element, then added to t. */
-__attribute__((target("avx512f,fma"), always_inline)) static inline void
-rows_tile(int rows, int kc, const float *a, int mr, const float *bp, float *t, bool accumulate)
-{
-    __m512 lo[8], hi[8];
-#pragma GCC unroll 8
-    for (int r = 0; r < rows; r++)
-        lo[r] = hi[r] = _mm512_setzero_ps();
-    for (int p = 0; p < kc; p++) {
-        const __m512 b0 = _mm512_loadu_ps(bp);
-        const __m512 b1 = _mm512_loadu_ps(bp + 16);
-#pragma GCC unroll 8
-        for (int r = 0; r < rows; r++) {
-            const __m512 av = _mm512_set1_ps(a[r]);
-            lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
-            hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
-        }
-        a += mr;
-        bp += NR;
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < rows; r++) {
-        float *row = t + r * NR;
-        if (accumulate) {
-            lo[r] = _mm512_add_ps(_mm512_loadu_ps(row), lo[r]);
-            hi[r] = _mm512_add_ps(_mm512_loadu_ps(row + 16), hi[r]);
-        }
-        _mm512_storeu_ps(row, lo[r]);
-        _mm512_storeu_ps(row + 16, hi[r]);
-    }
-}
-
-__attribute__((target("avx512f,fma"))) static void partial_tile(int rows, int kc, const float *a,
-                                                                int mr, const float *bp, float *t,
-                                                                bool accumulate)
-{
-    switch (rows) {
-    case 1: rows_tile(1, kc, a, mr, bp, t, accumulate); break;
-    case 2: rows_tile(2, kc, a, mr, bp, t, accumulate); break;
-    case 3: rows_tile(3, kc, a, mr, bp, t, accumulate); break;
-    case 4: rows_tile(4, kc, a, mr, bp, t, accumulate); break;
-    case 5: rows_tile(5, kc, a, mr, bp, t, accumulate); break;
-    case 6: rows_tile(6, kc, a, mr, bp, t, accumulate); break;
-    default: rows_tile(7, kc, a, mr, bp, t, accumulate); break;
-    }
 }
 
 /* One task: pixel micro-panels [u0, u1) x weight panels [j0, j1) of one image. Pixels are
@@ -358,7 +287,7 @@ static void run_task(const plan *pl, const float *in, const float *wp, float *ou
                         _mm_prefetch(next + (size_t)l * 64, _MM_HINT_T0);
                     const int rows = MIN(mr, pl->pq - u * mr);
                     if (rows < mr && uk == &frk__ukernel_avx512)
-                        partial_tile(rows, kc, a, mr, panel + (size_t)pc * NR, t, pc > 0);
+                        frk__p1x1_partial_tile(rows, kc, a, mr, panel + (size_t)pc * NR, t, pc > 0);
                     else
                         for (int q = 0; q < NR; q += uk->nr)
                             uk->fn(kc, a, panel + (size_t)pc * NR + q, NR, t + q, NR, pc > 0);
