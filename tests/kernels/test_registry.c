@@ -58,7 +58,8 @@ Test(registry, resnet50_model, .timeout = 120)
     sweep_seen seen = {0};
     sweep_model("resnet50-b1.json", SWEEP_QUICK, frk_algo_find("conv2d.im2col_gemm"), &seen);
     /* Its 3x3, 1x1 and strided layers reach every fast conv2d family except depthwise. */
-    const char *must[] = {"conv2d.winograd_f43", "conv2d.gemm_1x1", "conv2d.direct_simd"};
+    const char *must[] = {"conv2d.winograd_f43", "conv2d.gemm_1x1", "conv2d.gemm_1x1_packed",
+                          "conv2d.direct_simd"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
         bool found = false;
         for (size_t j = 0; j < seen.count; j++)
@@ -91,6 +92,13 @@ Test(registry, edge_conv2d, .timeout = 120)
         {"rectangular 5x2", conv_op(1, 4, 12, 9, 3, 5, 2, 1, 1, 2, 0, 1, 1, 1)},
         {"1x1 stride 2 (subsampled GEMM)", conv_op(2, 16, 14, 13, 20, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
         {"1x1 padded", conv_op(1, 6, 7, 7, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1)},
+        /* gemm_1x1_packed: plain orientation (>= 512 pixels, stride 1) with ragged channel and
+         * pixel panels and two images; transposed orientation with c over one 256 block, odd
+         * k, a partial last pixel micro-panel and strides 2x3; 7-pixel micro-panels (49). */
+        {"1x1 575 pixels, k=37", conv_op(2, 20, 23, 25, 37, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+        {"1x1 c=300 stride 2x3", conv_op(2, 300, 9, 11, 45, 1, 1, 2, 3, 0, 0, 1, 1, 1)},
+        {"1x1 7x7 k=70", conv_op(1, 40, 7, 7, 70, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+        {"1x1 stride 2 to 7x7", conv_op(1, 24, 14, 13, 33, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
         {"1x1 grouped", conv_op(1, 8, 6, 6, 12, 1, 1, 1, 1, 0, 0, 1, 1, 2)},
         {"3x3 pad 0, ragged tiles", conv_op(1, 8, 11, 10, 17, 3, 3, 1, 1, 0, 0, 1, 1, 1)},
         {"3x3 pad 2", conv_op(1, 16, 9, 14, 16, 3, 3, 1, 1, 2, 2, 1, 1, 1)},
