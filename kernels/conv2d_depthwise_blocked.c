@@ -41,7 +41,8 @@ typedef struct {
     size_t phase; /* pixels per phase plane: rh * v */
     size_t body;  /* sh * sw * phase */
     size_t tile;  /* body + slack read by the last block's unused lanes */
-    size_t bytes; /* one thread's workspace: tile and the block's weights */
+    size_t wbytes; /* the block's weights: r*s*CB floats */
+    size_t bytes;  /* one thread's workspace: tile, weights, tap offsets */
 } dwb_geom;
 
 static void dwb_geom_of(const frk__conv *cv, dwb_geom *g)
@@ -54,8 +55,9 @@ static void dwb_geom_of(const frk__conv *cv, dwb_geom *g)
     /* A block starting at a valid f reads up to f + 15 plus the largest tap offset, which is at
      * most body - p*v + v - q: V - q + 16 pixels past the body. */
     g->tile = g->body + (size_t)(g->v - cv->q) + CB;
-    g->bytes = frk__round64(g->tile * CB * sizeof(float)) +
-               frk__round64((size_t)cv->r * cv->s * CB * sizeof(float));
+    g->wbytes = frk__round64((size_t)cv->r * cv->s * CB * sizeof(float));
+    g->bytes = frk__round64(g->tile * CB * sizeof(float)) + g->wbytes +
+               frk__round64((size_t)cv->r * cv->s * sizeof(size_t));
 }
 
 static bool dwb_applicable(const fr_op *op, const frk_ctx *ctx)
@@ -67,7 +69,7 @@ static bool dwb_applicable(const fr_op *op, const frk_ctx *ctx)
     frk__conv_dims(op, &cv);
     double v = cv.q + ((double)(cv.s - 1) * cv.dw) / cv.sw + 1;
     double rh = cv.p + ((double)(cv.r - 1) * cv.dh) / cv.sh + 1;
-    double bytes = ((double)cv.sh * cv.sw * rh * v + v + CB) * CB * 4 + (double)cv.r * cv.s * 64;
+    double bytes = ((double)cv.sh * cv.sw * rh * v + v + CB) * CB * 4 + (double)cv.r * cv.s * 72 + 128;
     return bytes * ctx->nthreads <= FRK__WS_MAX;
 }
 
@@ -148,36 +150,34 @@ T512 static void put_row(const frk__conv *cv, const dwb_geom *g, const float *sr
             for (int l = 0; l < n; l++)
                 _mm512_store_ps(rowbase + (size_t)(x0 + l) * CB, v[l]);
         } else {
+            int ph = x0 % cv->sw, ix = x0 / cv->sw;
             for (int l = 0; l < n; l++) {
-                const int x = x0 + l;
-                _mm512_store_ps(rowbase + ((size_t)(x % cv->sw) * g->phase + x / cv->sw) * CB,
-                                v[l]);
+                _mm512_store_ps(rowbase + ((size_t)ph * g->phase + ix) * CB, v[l]);
+                if (++ph == cv->sw) ph = 0, ix++;
             }
         }
     }
 }
 
-/* Computes virtual pixels [f0, f0 + 16) of the block and stores the valid ones (ow < q, rows
+/* Computes virtual pixels [f0, f0 + 16) of the block (off[t]: tile offset in floats of tap t)
+ * and stores the valid ones (ow < q, rows
  * below oh_end) to the cc output planes starting at dst. */
 T512 static void block16(const frk__conv *cv, const dwb_geom *g, const float *tile,
-                         const float *wts, int f0, int oh_end, int cc, float *dst)
+                         const float *wts, const size_t *off, int f0, int oh_end, int cc,
+                         float *dst)
 {
     __m512 acc[16];
 #pragma GCC unroll 16
     for (int l = 0; l < 16; l++)
         acc[l] = _mm512_setzero_ps();
-    const float *w = wts;
-    for (int i = 0; i < cv->r; i++) {
-        const int ri = i * cv->dh;
-        const size_t rowoff = (size_t)(ri % cv->sh) * cv->sw * g->phase + (size_t)(ri / cv->sh) * g->v;
-        for (int j = 0; j < cv->s; j++, w += CB) {
-            const int cj = j * cv->dw;
-            const float *p = tile + (f0 + rowoff + (size_t)(cj % cv->sw) * g->phase + cj / cv->sw) * CB;
-            const __m512 wv = _mm512_load_ps(w);
+    const float *p0 = tile + (size_t)f0 * CB;
+    const int taps = cv->r * cv->s;
+    for (int t = 0; t < taps; t++) {
+        const float *p = p0 + off[t];
+        const __m512 wv = _mm512_load_ps(wts + t * CB);
 #pragma GCC unroll 16
-            for (int l = 0; l < 16; l++)
-                acc[l] = _mm512_fmadd_ps(wv, _mm512_load_ps(p + l * CB), acc[l]);
-        }
+        for (int l = 0; l < 16; l++)
+            acc[l] = _mm512_fmadd_ps(wv, _mm512_load_ps(p + l * CB), acc[l]);
     }
     transpose16(acc); /* acc[c] lane l: channel c of virtual pixel f0 + l */
     const size_t plane = (size_t)cv->p * cv->q;
@@ -208,10 +208,17 @@ T512 static void dwb_task(const frk__conv *cv, const dwb_geom *g, const frk_exec
 {
     float *tile = ws;
     float *wts = ws + frk__round64(g->tile * CB * sizeof(float)) / sizeof(float);
+    size_t *off = (size_t *)(wts + g->wbytes / sizeof(float));
     const int taps = cv->r * cv->s;
     for (int t = 0; t < taps; t++)
         for (int c = 0; c < CB; c++)
             wts[t * CB + c] = c < cc ? x->wei[(size_t)(c0 + c) * taps + t] : 0.0f;
+    for (int i = 0; i < cv->r; i++)
+        for (int j = 0; j < cv->s; j++) {
+            const int ri = i * cv->dh, cj = j * cv->dw;
+            off[i * cv->s + j] = (((size_t)(ri % cv->sh) * cv->sw + cj % cv->sw) * g->phase +
+                                  (size_t)(ri / cv->sh) * g->v + cj / cv->sw) * CB;
+        }
     memset(tile + g->body * CB, 0, (g->tile - g->body) * CB * sizeof(float));
 
     const size_t in_plane = (size_t)cv->h * cv->w, out_plane = (size_t)cv->p * cv->q;
@@ -222,7 +229,7 @@ T512 static void dwb_task(const frk__conv *cv, const dwb_geom *g, const frk_exec
         put_row(cv, g, src, cc, y, tile);
     const int fend = (oh1 - 1) * g->v + cv->q;
     for (int f0 = oh0 * g->v; f0 < fend; f0 += 16)
-        block16(cv, g, tile, wts, f0, oh1, cc, dst);
+        block16(cv, g, tile, wts, off, f0, oh1, cc, dst);
 }
 
 static void dwb_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
