@@ -20,6 +20,7 @@ extern const frk_algo frk_conv2d_naive;
 
 /* matmul */
 extern const frk_algo frk_matmul_gemv_simd;
+extern const frk_algo frk_matmul_gemv_packed;
 extern const frk_algo frk_matmul_packed_simd;
 extern const frk_algo frk_matmul_splitk;
 extern const frk_algo frk_matmul_blas;

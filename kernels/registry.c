@@ -24,6 +24,7 @@ static const frk_algo *const conv2d_algos[] = {
 
 static const frk_algo *const matmul_algos[] = {
     &frk_matmul_gemv_simd,
+    &frk_matmul_gemv_packed,
     &frk_matmul_packed_simd,
     &frk_matmul_splitk,
     &frk_matmul_blas,

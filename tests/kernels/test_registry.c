@@ -127,6 +127,9 @@ Test(registry, edge_matmul, .timeout = 120)
     } ops[] = {
         {"1x1x1", mm_op(1, 1, 1, 1)},
         {"m=1", mm_op(1, 1, 37, 64)},
+        /* gemv_packed: a partial last panel, odd k, several panels, batch. */
+        {"m=1 k odd n=130", mm_op(1, 1, 130, 77)},
+        {"m=1 batch 2 n=64", mm_op(2, 1, 64, 33)},
         {"n=1", mm_op(1, 33, 1, 17)},
         {"k=1", mm_op(1, 9, 11, 1)},
         {"odd 17x19x23", mm_op(1, 17, 19, 23)},
