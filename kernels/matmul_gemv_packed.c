@@ -6,8 +6,9 @@
  * front to back, and its 64 outputs stay in registers across all of k (oneDNN keeps B in a
  * similar blocked order for the same reason).
  *
- * Weight preprocessing packs the panels once; without it run() packs them into its workspace
- * first, which costs more than it saves (the profiler then prefers matmul.gemv_simd).
+ * Weight preprocessing packs the panels once. Without it run() reads the same 64-column blocks
+ * straight from row-major B (rows n floats apart, the last block's loads masked): the same
+ * register-resident accumulation over strided streams, with no workspace.
  *
  * Each output is summed in a fixed order by one thread: even rows of B into one set of
  * accumulators, odd rows into another (two chains hide the FMA latency), then the two added.
@@ -48,7 +49,9 @@ static size_t gp_preprocessed_size(const fr_op *op, const frk_ctx *ctx)
 
 static size_t gp_workspace(const fr_op *op, const frk_ctx *ctx)
 {
-    return gp_preprocessed_size(op, ctx);
+    (void)op;
+    (void)ctx;
+    return 0;
 }
 
 /* Packs panels [p0, p1) of every batch entry of B into out. */
@@ -76,39 +79,51 @@ static void gp_preprocess(const fr_op *op, const frk_ctx *ctx, const float *wei,
         pack_panels(&op->mm, wei, pwei, pn, pn + 1);
 }
 
-/* y[0..cols) = x . panel (k rows of PW floats). */
-T512 static void panel_dot(int k, const float *x, const float *panel, float *y, int cols)
+/* y[0..cols) = x . panel, the panel being k rows of PW floats ldb apart: a packed panel (ldb =
+ * PW, zero-padded) or a column block of plain B (ldb = n; only cols columns exist, so the loads
+ * are masked). Rows are prefetched DIST ahead. */
+#define DIST 16
+T512 static void panel_dot(int k, const float *x, const float *panel, ptrdiff_t ldb, bool padded,
+                           float *y, int cols)
 {
+    __mmask16 m[4];
+    for (int v = 0; v < 4; v++) {
+        const int left = cols - 16 * v;
+        m[v] = left >= 16 || padded ? (__mmask16)0xffff
+               : left <= 0          ? (__mmask16)0
+                                    : (__mmask16)((1u << left) - 1);
+    }
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     int p = 0;
     for (; p + 2 <= k; p += 2) {
-        const float *r = panel + (size_t)p * PW;
-        _mm_prefetch((const char *)(r + 16 * PW), _MM_HINT_T0);
-        _mm_prefetch((const char *)(r + 16 * PW + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(r + 16 * PW + 32), _MM_HINT_T0);
-        _mm_prefetch((const char *)(r + 16 * PW + 48), _MM_HINT_T0);
-        _mm_prefetch((const char *)(r + 17 * PW), _MM_HINT_T0);
-        _mm_prefetch((const char *)(r + 17 * PW + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(r + 17 * PW + 32), _MM_HINT_T0);
-        _mm_prefetch((const char *)(r + 17 * PW + 48), _MM_HINT_T0);
+        const float *r = panel + (ptrdiff_t)p * ldb, *s = r + ldb;
+        const char *f = (const char *)(r + DIST * ldb), *g = (const char *)(s + DIST * ldb);
+        _mm_prefetch(f, _MM_HINT_T0);
+        _mm_prefetch(f + 64, _MM_HINT_T0);
+        _mm_prefetch(f + 128, _MM_HINT_T0);
+        _mm_prefetch(f + 192, _MM_HINT_T0);
+        _mm_prefetch(g, _MM_HINT_T0);
+        _mm_prefetch(g + 64, _MM_HINT_T0);
+        _mm_prefetch(g + 128, _MM_HINT_T0);
+        _mm_prefetch(g + 192, _MM_HINT_T0);
         const __m512 x0 = _mm512_set1_ps(x[p]), x1 = _mm512_set1_ps(x[p + 1]);
-        a0 = _mm512_fmadd_ps(x0, _mm512_load_ps(r), a0);
-        a1 = _mm512_fmadd_ps(x0, _mm512_load_ps(r + 16), a1);
-        a2 = _mm512_fmadd_ps(x0, _mm512_load_ps(r + 32), a2);
-        a3 = _mm512_fmadd_ps(x0, _mm512_load_ps(r + 48), a3);
-        b0 = _mm512_fmadd_ps(x1, _mm512_load_ps(r + PW), b0);
-        b1 = _mm512_fmadd_ps(x1, _mm512_load_ps(r + PW + 16), b1);
-        b2 = _mm512_fmadd_ps(x1, _mm512_load_ps(r + PW + 32), b2);
-        b3 = _mm512_fmadd_ps(x1, _mm512_load_ps(r + PW + 48), b3);
+        a0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[0], r), a0);
+        a1 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[1], r + 16), a1);
+        a2 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[2], r + 32), a2);
+        a3 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[3], r + 48), a3);
+        b0 = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(m[0], s), b0);
+        b1 = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(m[1], s + 16), b1);
+        b2 = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(m[2], s + 32), b2);
+        b3 = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(m[3], s + 48), b3);
     }
     if (p < k) {
-        const float *r = panel + (size_t)p * PW;
+        const float *r = panel + (ptrdiff_t)p * ldb;
         const __m512 x0 = _mm512_set1_ps(x[p]);
-        a0 = _mm512_fmadd_ps(x0, _mm512_load_ps(r), a0);
-        a1 = _mm512_fmadd_ps(x0, _mm512_load_ps(r + 16), a1);
-        a2 = _mm512_fmadd_ps(x0, _mm512_load_ps(r + 32), a2);
-        a3 = _mm512_fmadd_ps(x0, _mm512_load_ps(r + 48), a3);
+        a0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[0], r), a0);
+        a1 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[1], r + 16), a1);
+        a2 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[2], r + 32), a2);
+        a3 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[3], r + 48), a3);
     }
     const __m512 acc[4] = {_mm512_add_ps(a0, b0), _mm512_add_ps(a1, b1), _mm512_add_ps(a2, b2),
                            _mm512_add_ps(a3, b3)};
@@ -126,18 +141,19 @@ static void gp_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
     const fr_matmul *mm = &op->mm;
     const int np = panels_of(mm);
     const float *packed = x->pwei;
-    if (!packed) {
-        gp_preprocess(op, ctx, x->wei, x->ws);
-        packed = x->ws;
-    }
     const size_t per_batch = packed_floats(mm);
     const int tasks = mm->batch * np;
 #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
     for (int t = 0; t < tasks; t++) {
         const int e = t / np, pn = t % np, j0 = pn * PW;
-        panel_dot(mm->k, x->src + (size_t)e * mm->k,
-                  packed + (size_t)e * per_batch + (size_t)pn * mm->k * PW,
-                  x->dst + (size_t)e * mm->n + j0, mm->n - j0 < PW ? mm->n - j0 : PW);
+        const int cols = mm->n - j0 < PW ? mm->n - j0 : PW;
+        const float *xv = x->src + (size_t)e * mm->k;
+        float *y = x->dst + (size_t)e * mm->n + j0;
+        if (packed)
+            panel_dot(mm->k, xv, packed + (size_t)e * per_batch + (size_t)pn * mm->k * PW, PW,
+                      true, y, cols);
+        else
+            panel_dot(mm->k, xv, x->wei + (size_t)e * mm->k * mm->n + j0, mm->n, false, y, cols);
     }
 }
 
@@ -145,8 +161,8 @@ const frk_algo frk_matmul_gemv_packed = {
     .name = "matmul.gemv_packed",
     .kind = FR_OP_MATMUL,
     .attrs = FR_ATTR_REPRODUCIBLE,
-    .doc = "m == 1, AVX-512: B packed into 64-column k-panels (weight preprocessing), 64 outputs "
-           "in registers across k; wins on long-k gemv with preprocessed weights",
+    .doc = "m == 1, AVX-512: 64 outputs in registers across k, B in 64-column k-panels (packed "
+           "by weight preprocessing, else read in place); wins on long-k gemv",
     .applicable = gp_applicable,
     .workspace = gp_workspace,
     .run = gp_run,
