@@ -104,12 +104,14 @@ static void direct_row_scalar(const frk__direct *d, int n, int g, int kb, int oh
     }
 }
 
-/* Relative cost of one row task of channel block kb: the row kernels run one register block of
- * 8 channels at a time (two for a full block of 16) on rows wider than 16 columns. */
+/* Relative cost of one row task of channel block kb: the row kernels run register blocks of 4
+ * (AVX2) or 8 (AVX-512) output channels, so the work grows with the channels of the block that
+ * exist, in steps of 4. Only the last block of a group is ever partial. */
 static double block_cost(const frk__conv *cv, int kb)
 {
     int kvalid = cv->kg - kb * FRK__DIRECT_KB;
-    return cv->q > 16 && kvalid <= 8 ? 1.0 : 2.0;
+    if (kvalid > FRK__DIRECT_KB) kvalid = FRK__DIRECT_KB;
+    return (kvalid + 3) / 4;
 }
 
 static void direct_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
