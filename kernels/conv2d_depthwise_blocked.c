@@ -35,12 +35,12 @@
 
 /* Tile geometry, in pixels (one pixel = CB floats). */
 typedef struct {
-    int v;        /* columns per phase row: q + ((s-1)*dw)/sw */
-    int rh;       /* rows per row phase: p + ((r-1)*dh)/sh */
-    int wx;       /* padded columns transposed: v * sw */
-    size_t phase; /* pixels per phase plane: rh * v */
-    size_t body;  /* sh * sw * phase */
-    size_t tile;  /* body + slack read by the last block's unused lanes */
+    int v;         /* columns per phase row: q + ((s-1)*dw)/sw */
+    int rh;        /* rows per row phase: p + ((r-1)*dh)/sh */
+    int wx;        /* padded columns transposed: v * sw */
+    size_t phase;  /* pixels per phase plane: rh * v */
+    size_t body;   /* sh * sw * phase */
+    size_t tile;   /* body + slack read by the last block's unused lanes */
     size_t wbytes; /* the block's weights: r*s*CB floats */
     size_t bytes;  /* one thread's workspace: tile, weights, tap offsets */
 } dwb_geom;
@@ -69,7 +69,8 @@ static bool dwb_applicable(const fr_op *op, const frk_ctx *ctx)
     frk__conv_dims(op, &cv);
     double v = cv.q + ((double)(cv.s - 1) * cv.dw) / cv.sw + 1;
     double rh = cv.p + ((double)(cv.r - 1) * cv.dh) / cv.sh + 1;
-    double bytes = ((double)cv.sh * cv.sw * rh * v + v + CB) * CB * 4 + (double)cv.r * cv.s * 72 + 128;
+    double bytes =
+        ((double)cv.sh * cv.sw * rh * v + v + CB) * CB * 4 + (double)cv.r * cv.s * 72 + 128;
     return bytes * ctx->nthreads <= FRK__WS_MAX;
 }
 
@@ -117,8 +118,8 @@ T512 static void put_row(const frk__conv *cv, const dwb_geom *g, const float *sr
                          float *tile)
 {
     const int ih = y - cv->ph;
-    float *rowbase = tile + (((size_t)(y % cv->sh) * cv->sw) * g->phase +
-                             (size_t)(y / cv->sh) * g->v) * CB;
+    float *rowbase =
+        tile + (((size_t)(y % cv->sh) * cv->sw) * g->phase + (size_t)(y / cv->sh) * g->v) * CB;
     if (ih < 0 || ih >= cv->h) {
         for (int x = 0; x < g->wx; x++)
             _mm512_store_ps(rowbase + ((size_t)(x % cv->sw) * g->phase + x / cv->sw) * CB,
@@ -195,7 +196,8 @@ T512 static void block16(const frk__conv *cv, const dwb_geom *g, const float *ti
             } else {
                 const __mmask16 sel = (__mmask16)(keep << l);
                 for (int c = 0; c < cc; c++)
-                    _mm512_mask_storeu_ps(d + c * plane, keep, _mm512_maskz_compress_ps(sel, acc[c]));
+                    _mm512_mask_storeu_ps(d + c * plane, keep,
+                                          _mm512_maskz_compress_ps(sel, acc[c]));
             }
         }
         l += seg;
@@ -203,8 +205,8 @@ T512 static void block16(const frk__conv *cv, const dwb_geom *g, const float *ti
 }
 
 /* Output rows [oh0, oh1) of channels [c0, c0 + cc) of image n. */
-T512 static void dwb_task(const frk__conv *cv, const dwb_geom *g, const frk_exec *x, int n,
-                          int c0, int cc, int oh0, int oh1, float *ws)
+T512 static void dwb_task(const frk__conv *cv, const dwb_geom *g, const frk_exec *x, int n, int c0,
+                          int cc, int oh0, int oh1, float *ws)
 {
     float *tile = ws;
     float *wts = ws + frk__round64(g->tile * CB * sizeof(float)) / sizeof(float);
@@ -217,7 +219,8 @@ T512 static void dwb_task(const frk__conv *cv, const dwb_geom *g, const frk_exec
         for (int j = 0; j < cv->s; j++) {
             const int ri = i * cv->dh, cj = j * cv->dw;
             off[i * cv->s + j] = (((size_t)(ri % cv->sh) * cv->sw + cj % cv->sw) * g->phase +
-                                  (size_t)(ri / cv->sh) * g->v + cj / cv->sw) * CB;
+                                  (size_t)(ri / cv->sh) * g->v + cj / cv->sw) *
+                                 CB;
         }
     memset(tile + g->body * CB, 0, (g->tile - g->body) * CB * sizeof(float));
 

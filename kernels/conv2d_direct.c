@@ -8,9 +8,9 @@
  * run() packs the input into the workspace, and the weights too unless pwei holds them already
  * (preprocess() does that packing once). The kernel is chosen at run time from ctx->isa: AVX-512,
  * AVX2, or a portable scalar loop for CPUs with neither. Parallel over (image, group, output
- * row, channel block) tasks, each thread one contiguous band of them of equal cost; each output is summed by one thread in the
- * fixed order (c, r, s), so the result is bit-identical run after run and at any thread count
- * (for one ISA).
+ * row, channel block) tasks, each thread one contiguous band of them of equal cost; each output is
+ * summed by one thread in the fixed order (c, r, s), so the result is bit-identical run after run
+ * and at any thread count (for one ISA).
  */
 #include <omp.h>
 #include <string.h>

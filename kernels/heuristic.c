@@ -49,8 +49,9 @@ static rule pick_conv2d(const fr_op *op, const frk_ctx *ctx)
     fr_conv2d_out(c, &p, &q);
     int cg = c->c / c->groups, kg = c->k / c->groups;
     if (c->groups == c->c && c->k == c->c)
-        return (rule){"depthwise convolution: 16-channel blocked tile (AVX-512) or per-channel SIMD",
-                      {"conv2d.depthwise_blocked", "conv2d.depthwise_simd", "conv2d.direct_simd"}};
+        return (rule){
+            "depthwise convolution: 16-channel blocked tile (AVX-512) or per-channel SIMD",
+            {"conv2d.depthwise_blocked", "conv2d.depthwise_simd", "conv2d.direct_simd"}};
     if (c->r == 1 && c->s == 1 && c->pad[0] == 0 && c->pad[1] == 0)
         return (rule){"1x1 convolution: direct GEMM", {"conv2d.gemm_1x1", "conv2d.im2col_gemm"}};
     bool wino = c->r == 3 && c->s == 3 && c->stride[0] == 1 && c->stride[1] == 1 &&

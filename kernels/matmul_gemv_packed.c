@@ -150,8 +150,8 @@ static void gp_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
         const float *xv = x->src + (size_t)e * mm->k;
         float *y = x->dst + (size_t)e * mm->n + j0;
         if (packed)
-            panel_dot(mm->k, xv, packed + (size_t)e * per_batch + (size_t)pn * mm->k * PW, PW,
-                      true, y, cols);
+            panel_dot(mm->k, xv, packed + (size_t)e * per_batch + (size_t)pn * mm->k * PW, PW, true,
+                      y, cols);
         else
             panel_dot(mm->k, xv, x->wei + (size_t)e * mm->k * mm->n + j0, mm->n, false, y, cols);
     }
