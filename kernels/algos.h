@@ -12,6 +12,7 @@ extern const frk_algo frk_conv2d_winograd_f43;
 extern const frk_algo frk_conv2d_winograd_f23;
 extern const frk_algo frk_conv2d_gemm_1x1;
 extern const frk_algo frk_conv2d_gemm_1x1_packed;
+extern const frk_algo frk_conv2d_depthwise_blocked;
 extern const frk_algo frk_conv2d_depthwise_simd;
 extern const frk_algo frk_conv2d_direct_simd;
 extern const frk_algo frk_conv2d_im2col_gemm;
@@ -20,6 +21,7 @@ extern const frk_algo frk_conv2d_naive;
 
 /* matmul */
 extern const frk_algo frk_matmul_gemv_simd;
+extern const frk_algo frk_matmul_gemv_packed;
 extern const frk_algo frk_matmul_packed_simd;
 extern const frk_algo frk_matmul_splitk;
 extern const frk_algo frk_matmul_blas;

@@ -2,7 +2,8 @@
  * heuristic.c - picks an algorithm without measuring (the default when no cache entry exists).
  *
  * The rule, per shape class of conv2d (first match wins; each gives a preference list):
- *   depthwise (groups == c == k)              -> depthwise_simd, direct_simd
+ *   depthwise (groups == c == k)              -> depthwise_blocked (AVX-512), depthwise_simd,
+ *                                                direct_simd
  *   1x1 kernel, no padding                    -> gemm_1x1, im2col_gemm
  *   3x3, stride 1, dilation 1, groups 1:
  *     c, k >= 32 and p*q >= 400               -> winograd_f43, winograd_f23, im2col_gemm
@@ -56,8 +57,9 @@ static rule pick_conv2d(const fr_op *op, bool wp, const frk_ctx *ctx)
     fr_conv2d_out(c, &p, &q);
     int cg = c->c / c->groups, kg = c->k / c->groups;
     if (c->groups == c->c && c->k == c->c)
-        return (rule){"depthwise convolution: per-channel SIMD",
-                      {"conv2d.depthwise_simd", "conv2d.direct_simd"}};
+        return (rule){
+            "depthwise convolution: 16-channel blocked tile (AVX-512) or per-channel SIMD",
+            {"conv2d.depthwise_blocked", "conv2d.depthwise_simd", "conv2d.direct_simd"}};
     if (c->r == 1 && c->s == 1 && c->pad[0] == 0 && c->pad[1] == 0)
         return (rule){"1x1 convolution: direct GEMM", {"conv2d.gemm_1x1", "conv2d.im2col_gemm"}};
     bool wino = c->r == 3 && c->s == 3 && c->stride[0] == 1 && c->stride[1] == 1 &&

@@ -15,6 +15,7 @@ static const frk_algo *const conv2d_algos[] = {
     &frk_conv2d_winograd_f23,
     &frk_conv2d_gemm_1x1_packed,
     &frk_conv2d_gemm_1x1,
+    &frk_conv2d_depthwise_blocked,
     &frk_conv2d_depthwise_simd,
     &frk_conv2d_direct_simd,
     &frk_conv2d_im2col_gemm,
@@ -24,6 +25,7 @@ static const frk_algo *const conv2d_algos[] = {
 
 static const frk_algo *const matmul_algos[] = {
     &frk_matmul_gemv_simd,
+    &frk_matmul_gemv_packed,
     &frk_matmul_packed_simd,
     &frk_matmul_splitk,
     &frk_matmul_blas,

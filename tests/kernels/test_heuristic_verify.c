@@ -50,7 +50,9 @@ Test(heuristic, follows_the_rule)
     cr_expect_str_eq(pick_wp(&tiny3, true, 0, 0, 0), "conv2d.winograd_f43");
     cr_expect_str_eq(pick_wp(&c1, true, 0, 0, 0), pick(&c1, 0, 0, 0));
     cr_expect_str_eq(pick(&c1, 0, 0, 0), "conv2d.gemm_1x1");
-    cr_expect_str_eq(pick(&dw, 0, 0, 0), "conv2d.depthwise_simd");
+    cr_expect_str_eq(pick(&dw, 0, 0, 0), frk_isa_detect() >= FRK_ISA_AVX512
+                                             ? "conv2d.depthwise_blocked"
+                                             : "conv2d.depthwise_simd");
     cr_expect_str_eq(pick(&stem, 0, 0, 0), "conv2d.direct_simd");
     cr_expect_str_eq(pick(&longred, 0, 0, 0), "conv2d.gemm_1x1"); /* 1x1 rule comes first */
     cr_expect_str_eq(pick(&longred3, 0, 0, 0), "conv2d.split_reduce");

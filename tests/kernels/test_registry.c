@@ -85,6 +85,13 @@ Test(registry, edge_conv2d, .timeout = 120)
         {"depthwise 3x3", conv_op(1, 16, 15, 17, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16)},
         {"depthwise 5x5 s2 d2", conv_op(2, 6, 19, 23, 6, 5, 5, 2, 2, 3, 4, 2, 2, 6)},
         {"depthwise wide rows", conv_op(1, 3, 6, 150, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3)},
+        /* depthwise_blocked: channel tails (c = 21, 40), maps narrower than a 16-pixel block,
+         * stride 2 with odd sizes, blocks that do not divide among threads (row split). */
+        {"depthwise 21 ch 7x7", conv_op(1, 21, 7, 7, 21, 3, 3, 1, 1, 1, 1, 1, 1, 21)},
+        {"depthwise 40 ch s2 odd", conv_op(2, 40, 15, 13, 40, 3, 3, 2, 2, 1, 1, 1, 1, 40)},
+        {"depthwise 5x5 s2 p2 48 ch", conv_op(1, 48, 14, 14, 48, 5, 5, 2, 2, 2, 2, 1, 1, 48)},
+        {"depthwise 3x3 pad 0 width 37", conv_op(1, 17, 5, 37, 17, 3, 3, 1, 1, 0, 0, 1, 1, 17)},
+        {"depthwise 1x7 stride 3x1", conv_op(1, 16, 9, 20, 16, 1, 7, 3, 1, 0, 3, 1, 1, 16)},
         {"batch 3", conv_op(3, 4, 9, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
         {"stride 2x3", conv_op(1, 4, 15, 16, 6, 3, 3, 2, 3, 1, 1, 1, 1, 1)},
         {"stride 3, 7x7", conv_op(1, 3, 23, 29, 8, 7, 7, 3, 3, 3, 3, 1, 1, 1)},
@@ -128,6 +135,9 @@ Test(registry, edge_matmul, .timeout = 120)
     } ops[] = {
         {"1x1x1", mm_op(1, 1, 1, 1)},
         {"m=1", mm_op(1, 1, 37, 64)},
+        /* gemv_packed: a partial last panel, odd k, several panels, batch. */
+        {"m=1 k odd n=130", mm_op(1, 1, 130, 77)},
+        {"m=1 batch 2 n=64", mm_op(2, 1, 64, 33)},
         {"n=1", mm_op(1, 33, 1, 17)},
         {"k=1", mm_op(1, 9, 11, 1)},
         {"odd 17x19x23", mm_op(1, 17, 19, 23)},
