@@ -49,15 +49,16 @@ Test(heuristic, follows_the_rule)
     /* With the filter transform done once, F(4x4) pays for itself down to 14x14. */
     cr_expect_str_eq(pick_wp(&tiny3, true, 0, 0, 0), "conv2d.winograd_f43");
     cr_expect_str_eq(pick_wp(&c1, true, 0, 0, 0), pick(&c1, 0, 0, 0));
-    cr_expect_str_eq(pick(&c1, 0, 0, 0), "conv2d.gemm_1x1");
-    cr_expect_str_eq(pick(&dw, 0, 0, 0), frk_isa_detect() >= FRK_ISA_AVX512
-                                             ? "conv2d.depthwise_blocked"
-                                             : "conv2d.depthwise_simd");
+    bool avx2 = frk_isa_detect() >= FRK_ISA_AVX2, avx512 = frk_isa_detect() >= FRK_ISA_AVX512;
+    const char *one = avx2 ? "conv2d.gemm_1x1_packed" : "conv2d.gemm_1x1";
+    cr_expect_str_eq(pick(&c1, 0, 0, 0), one);
+    cr_expect_str_eq(pick(&dw, 0, 0, 0),
+                     avx512 ? "conv2d.depthwise_blocked" : "conv2d.depthwise_simd");
     cr_expect_str_eq(pick(&stem, 0, 0, 0), "conv2d.direct_simd");
-    cr_expect_str_eq(pick(&longred, 0, 0, 0), "conv2d.gemm_1x1"); /* 1x1 rule comes first */
+    cr_expect_str_eq(pick(&longred, 0, 0, 0), one); /* 1x1 rule comes first */
     cr_expect_str_eq(pick(&longred3, 0, 0, 0), "conv2d.split_reduce");
     cr_expect_str_eq(pick(&mm, 0, 0, 0), "matmul.packed_simd");
-    cr_expect_str_eq(pick(&gemv, 0, 0, 0), "matmul.gemv_simd");
+    cr_expect_str_eq(pick(&gemv, 0, 0, 0), avx512 ? "matmul.gemv_packed" : "matmul.gemv_simd");
     cr_expect_str_eq(pick(&small_mm, 0, 0, 0), "matmul.blas");
     /* Without BLAS the small product takes the rule's next preference. */
     cr_expect_str_eq(pick(&small_mm, 0, FR_ATTR_USES_BLAS, 0), "matmul.packed_simd");
@@ -70,8 +71,10 @@ Test(heuristic, honours_the_policy)
     fr_op longred3 = conv_op(1, 512, 2, 2, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1);
     /* split_reduce is not reproducible: asking for REPRODUCIBLE moves to the next preference. */
     cr_expect_str_eq(pick(&longred3, FR_ATTR_REPRODUCIBLE, 0, 0), "conv2d.im2col_gemm");
-    /* No BLAS: the 1x1 rule's choices both use it, so the table walk takes the first other. */
+    /* No BLAS: the 1x1 rule's own GEMM needs none; below AVX2 its other choices both use BLAS,
+     * so the table walk takes the first other. */
     const char *nb = pick(&c1, 0, FR_ATTR_USES_BLAS, 0);
+    if (frk_isa_detect() >= FRK_ISA_AVX2) cr_expect_str_eq(nb, "conv2d.gemm_1x1_packed");
     cr_expect(strcmp(nb, "conv2d.naive") != 0 && strcmp(nb, "(none)") != 0, "got %s", nb);
     /* Only the naive algorithm needs no workspace for a padded 3x3. */
     cr_expect_str_eq(pick(&c3, 0, 0, 1), "conv2d.naive");
