@@ -1,0 +1,131 @@
+/*
+ * conv2d_blocked_avx512.c - the AVX-512 micro-kernels of conv2d.direct_blocked (layouts in
+ * conv2d_blocked.h). Compiled with a function-level target attribute and only ever called when
+ * ctx->isa says the CPU has AVX-512.
+ *
+ * A tile keeps NK x NQ accumulators (NK vectors of 16 output channels for each of NQ output
+ * columns, NK*NQ <= 28) in zmm registers. Per (channel block, kernel row, kernel column, input
+ * channel) it loads NK weight vectors and broadcasts NQ input values, NK*NQ FMAs: stride and
+ * dilation only move the input address. NK and NQ are literals in each instance so the loops
+ * unroll; one instance per (NK, NQ) a plan can ask for (tail tiles included).
+ */
+#include <immintrin.h>
+
+#include "conv2d_blocked.h"
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define INLINE512                                                                                  \
+    static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+
+/* Writes acc (16 channels per vector, one vector per column) to NCHW rows: for each channel a
+ * masked gather of its NQ columns from a small buffer, then one masked store. */
+INLINE512 void store_nchw(const frk__blk *b, const frk__blk_tile *t, __m512 acc[4][14],
+                          const int NK, const int NQ)
+{
+    float tb[4][14][16] __attribute__((aligned(64)));
+#pragma GCC unroll 4
+    for (int v = 0; v < NK; v++)
+#pragma GCC unroll 14
+        for (int j = 0; j < NQ; j++)
+            _mm512_store_ps(tb[v][j], acc[v][j]);
+    const __mmask16 m = (__mmask16)((1u << NQ) - 1);
+    const __m512i idx0 = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(16));
+    size_t pq = (size_t)b->cv.p * b->cv.q;
+    for (int v = 0; v < NK; v++) {
+        int kn = t->kvalid - 16 * v;
+        if (kn > 16) kn = 16;
+        for (int kk = 0; kk < kn; kk++) {
+            __m512i idx = _mm512_add_epi32(idx0, _mm512_set1_epi32(kk));
+            __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, &tb[v][0][0], 4);
+            _mm512_mask_storeu_ps(t->dst + (size_t)(16 * v + kk) * pq, m, col);
+        }
+    }
+}
+
+INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, const int NQ)
+{
+    const frk__conv *cv = &b->cv;
+    __m512 acc[4][14]; /* fixed size (not a VLA) so it can live in registers */
+#pragma GCC unroll 4
+    for (int v = 0; v < NK; v++)
+#pragma GCC unroll 14
+        for (int j = 0; j < NQ; j++)
+            acc[v][j] = t->first ? _mm512_setzero_ps() : _mm512_load_ps(t->buf + (v * NQ + j) * 16);
+    const int dq = cv->dw / cv->sw, dph = cv->dw % cv->sw;
+    const size_t wkb = b->wkb, xdrow = (size_t)cv->dh * b->xrow;
+    for (int cb = 0; cb < t->ncb; cb++) {
+        int cvalid = cv->cg - (t->cb0 + cb) * FRK__BLK_CB;
+        if (cvalid > FRK__BLK_CB) cvalid = FRK__BLK_CB;
+        const float *xr = t->x + (size_t)cb * b->xcb;
+        const float *w = t->w + (size_t)cb * b->wcb;
+        for (int i = 0; i < cv->r; i++, xr += xdrow) {
+            int phase = 0, shift = 0;
+            for (int j = 0; j < cv->s; j++, w += FRK__BLK_CB * 16) {
+                const float *xp = xr + ((size_t)phase * b->lenq + shift) * FRK__BLK_CB;
+                for (int c = 0; c < cvalid; c++) {
+                    __m512 wv[4];
+#pragma GCC unroll 4
+                    for (int v = 0; v < NK; v++)
+                        wv[v] = _mm512_load_ps(w + v * wkb + c * 16);
+#pragma GCC unroll 14
+                    for (int q = 0; q < NQ; q++) {
+                        __m512 xb = _mm512_set1_ps(xp[q * FRK__BLK_CB + c]);
+#pragma GCC unroll 4
+                        for (int v = 0; v < NK; v++)
+                            acc[v][q] = _mm512_fmadd_ps(wv[v], xb, acc[v][q]);
+                    }
+                }
+                shift += dq;
+                phase += dph;
+                if (phase >= cv->sw) {
+                    phase -= cv->sw;
+                    shift++;
+                }
+            }
+        }
+    }
+    if (t->last) {
+        store_nchw(b, t, acc, NK, NQ);
+    } else {
+#pragma GCC unroll 4
+        for (int v = 0; v < NK; v++)
+#pragma GCC unroll 14
+            for (int j = 0; j < NQ; j++)
+                _mm512_store_ps(t->buf + (v * NQ + j) * 16, acc[v][j]);
+    }
+}
+
+#define INST(NK, NQ)                                                                               \
+    static T512 void tile_##NK##_##NQ(const frk__blk *b, const frk__blk_tile *t)                  \
+    {                                                                                              \
+        tile(b, t, NK, NQ);                                                                        \
+    }
+#define INST7(NK) INST(NK, 1) INST(NK, 2) INST(NK, 3) INST(NK, 4) INST(NK, 5) INST(NK, 6) INST(NK, 7)
+#define INST9(NK) INST7(NK) INST(NK, 8) INST(NK, 9)
+#define INST14(NK) INST9(NK) INST(NK, 10) INST(NK, 11) INST(NK, 12) INST(NK, 13) INST(NK, 14)
+INST14(1)
+INST14(2)
+INST9(3)
+INST7(4)
+
+typedef void (*tile_fn)(const frk__blk *, const frk__blk_tile *);
+#define ROW7(NK)                                                                                   \
+    tile_##NK##_1, tile_##NK##_2, tile_##NK##_3, tile_##NK##_4, tile_##NK##_5, tile_##NK##_6,      \
+        tile_##NK##_7
+#define ROW9(NK) ROW7(NK), tile_##NK##_8, tile_##NK##_9
+#define ROW14(NK) ROW9(NK), tile_##NK##_10, tile_##NK##_11, tile_##NK##_12, tile_##NK##_13, tile_##NK##_14
+
+/* [nk-1][nq-1]; NULL where nk*nq would not fit the registers (a plan never asks for those). */
+static const tile_fn tiles[FRK__BLK_NK_MAX][FRK__BLK_NQ_MAX] = {
+    {ROW14(1)},
+    {ROW14(2)},
+    {ROW9(3)},
+    {ROW7(4)},
+};
+
+T512 void frk__blk_tile_avx512(const frk__blk *b, const frk__blk_tile *t, int nk, int nq)
+{
+    tiles[nk - 1][nq - 1](b, t);
+}
