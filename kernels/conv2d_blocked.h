@@ -21,7 +21,7 @@
 #include "conv2d_util.h"
 
 #define FRK__BLK_CB 16 /* channels per vector */
-#define FRK__BLK_NK_MAX 4
+#define FRK__BLK_NK_MAX 3
 #define FRK__BLK_NQ_MAX 14
 
 typedef struct {

@@ -4,8 +4,9 @@
  * ctx->isa says the CPU has AVX-512.
  *
  * A tile keeps NK x NQ accumulators (NK vectors of 16 output channels for each of NQ output
- * columns, NK*NQ <= 28) in zmm registers. Per (channel block, kernel row, kernel column, input
- * channel) it loads NK weight vectors and broadcasts NQ input values, NK*NQ FMAs: stride and
+ * columns) in zmm registers. Per (channel block, kernel row, kernel column, input
+ * channel) it loads NK weight vectors and broadcasts NQ input values, NK*NQ FMAs (NK*NQ + NK + 1
+ * <= 32 registers: 3x9, 2x14, 1x14): stride and
  * dilation only move the input address. NK and NQ are literals in each instance so the loops
  * unroll; one instance per (NK, NQ) a plan can ask for (tail tiles included).
  */
@@ -19,11 +20,11 @@
 
 /* Writes acc (16 channels per vector, one vector per column) to NCHW rows: for each channel a
  * masked gather of its NQ columns from a small buffer, then one masked store. */
-INLINE512 void store_nchw(const frk__blk *b, const frk__blk_tile *t, __m512 acc[4][14],
+INLINE512 void store_nchw(const frk__blk *b, const frk__blk_tile *t, __m512 acc[3][14],
                           const int NK, const int NQ)
 {
-    float tb[4][14][16] __attribute__((aligned(64)));
-#pragma GCC unroll 4
+    float tb[3][14][16] __attribute__((aligned(64)));
+#pragma GCC unroll 3
     for (int v = 0; v < NK; v++)
 #pragma GCC unroll 14
         for (int j = 0; j < NQ; j++)
@@ -47,8 +48,8 @@ INLINE512 void store_nchw(const frk__blk *b, const frk__blk_tile *t, __m512 acc[
 INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, const int NQ)
 {
     const frk__conv *cv = &b->cv;
-    __m512 acc[4][14]; /* fixed size (not a VLA) so it can live in registers */
-#pragma GCC unroll 4
+    __m512 acc[3][14]; /* fixed size (not a VLA) so it can live in registers */
+#pragma GCC unroll 3
     for (int v = 0; v < NK; v++)
 #pragma GCC unroll 14
         for (int j = 0; j < NQ; j++)
@@ -65,14 +66,14 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
             for (int j = 0; j < cv->s; j++, w += FRK__BLK_CB * 16) {
                 const float *xp = xr + ((size_t)phase * b->lenq + shift) * FRK__BLK_CB;
                 for (int c = 0; c < cvalid; c++) {
-                    __m512 wv[4];
-#pragma GCC unroll 4
+                    __m512 wv[3];
+#pragma GCC unroll 3
                     for (int v = 0; v < NK; v++)
                         wv[v] = _mm512_load_ps(w + v * wkb + c * 16);
 #pragma GCC unroll 14
                     for (int q = 0; q < NQ; q++) {
                         __m512 xb = _mm512_set1_ps(xp[q * FRK__BLK_CB + c]);
-#pragma GCC unroll 4
+#pragma GCC unroll 3
                         for (int v = 0; v < NK; v++)
                             acc[v][q] = _mm512_fmadd_ps(wv[v], xb, acc[v][q]);
                     }
@@ -89,7 +90,7 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
     if (t->last) {
         store_nchw(b, t, acc, NK, NQ);
     } else {
-#pragma GCC unroll 4
+#pragma GCC unroll 3
         for (int v = 0; v < NK; v++)
 #pragma GCC unroll 14
             for (int j = 0; j < NQ; j++)
@@ -100,7 +101,7 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
 #define INST(NK, NQ)                                                                               \
     static T512 void tile_##NK##_##NQ(const frk__blk *b, const frk__blk_tile *t)                  \
     {                                                                                              \
-        tile(b, t, NK, NQ);                                                                        \
+        tile(b, t, NK, NQ);                                                                             \
     }
 #define INST7(NK) INST(NK, 1) INST(NK, 2) INST(NK, 3) INST(NK, 4) INST(NK, 5) INST(NK, 6) INST(NK, 7)
 #define INST9(NK) INST7(NK) INST(NK, 8) INST(NK, 9)
@@ -108,7 +109,6 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
 INST14(1)
 INST14(2)
 INST9(3)
-INST7(4)
 
 typedef void (*tile_fn)(const frk__blk *, const frk__blk_tile *);
 #define ROW7(NK)                                                                                   \
@@ -122,7 +122,6 @@ static const tile_fn tiles[FRK__BLK_NK_MAX][FRK__BLK_NQ_MAX] = {
     {ROW14(1)},
     {ROW14(2)},
     {ROW9(3)},
-    {ROW7(4)},
 };
 
 T512 void frk__blk_tile_avx512(const frk__blk *b, const frk__blk_tile *t, int nk, int nq)
