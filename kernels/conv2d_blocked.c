@@ -80,7 +80,7 @@ void frk__blk_plan(const fr_op *op, const frk_ctx *ctx, frk__blk *b)
     b->xrow = (size_t)cv->sw * b->lenq * FRK__BLK_CB;
     b->xcb = (size_t)(cv->h + 2 * cv->ph) * b->xrow;
     b->wcb = (size_t)cv->r * cv->s * FRK__BLK_CB * 16;
-    b->wkb = (size_t)b->cbn * b->wcb;
+    b->wkb = (size_t)cv->r * cv->s * cv->cg * 16; /* the last channel block is not padded */
     size_t chunk = CHUNK_WEIGHT_BYTES / ((size_t)b->nk * b->wcb * sizeof(float));
     b->cbc = chunk < 1 ? 1 : chunk > (size_t)b->cbn ? b->cbn : (int)chunk;
     b->nchunks = cdiv(b->cbn, b->cbc);
@@ -140,24 +140,26 @@ static void blocked_preprocess(const fr_op *op, const frk_ctx *ctx, const float 
     for (long gk = 0; gk < blocks; gk++) {
         int g = (int)(gk / b.kbn), kb = (int)(gk % b.kbn);
         float *out = (float *)pwei + (size_t)gk * b.wkb;
-        for (int cb = 0; cb < b.cbn; cb++)
+        for (int cb = 0; cb < b.cbn; cb++) {
+            int cw = cv->cg - cb * FRK__BLK_CB;
+            if (cw > FRK__BLK_CB) cw = FRK__BLK_CB;
             for (size_t e = 0; e < rs; e++)
-                for (int c = 0; c < FRK__BLK_CB; c++)
+                for (int c = 0; c < cw; c++)
                     for (int kk = 0; kk < 16; kk++) {
                         int k = kb * 16 + kk, ci = cb * FRK__BLK_CB + c;
-                        *out++ = k < cv->kg && ci < cv->cg
-                                     ? wei[(((size_t)g * cv->kg + k) * cv->cg + ci) * rs + e]
-                                     : 0.0f;
+                        size_t from = (((size_t)g * cv->kg + k) * cv->cg + ci) * rs + e;
+                        *out++ = k < cv->kg ? wei[from] : 0.0f;
                     }
+        }
     }
 }
 
-/* Packs src (NCHW) into the blocked, padded, phase-split layout of conv2d_blocked.h. Lanes of
- * channels past cg are left unwritten: no tile reads them. */
+/* Packs src (NCHW) into the blocked, padded, phase-split layout of conv2d_blocked.h, channels
+ * past cg as zeros. Parallel over packed rows. */
 static void pack_input(const frk__blk *b, const float *src, float *xin, int nthreads)
 {
     const frk__conv *cv = &b->cv;
-    int hp = cv->h + 2 * cv->ph, wpad = cv->w + 2 * cv->pw;
+    int hp = cv->h + 2 * cv->ph;
     long rows = (long)cv->n * cv->g * b->cbn * hp;
     size_t hw = (size_t)cv->h * cv->w;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -177,19 +179,7 @@ static void pack_input(const frk__blk *b, const float *src, float *xin, int nthr
         /* ng = n*g + gi, so channel gi*cg + cb*16 of image n is plane ng*cg + cb*16. */
         const float *in = src + ((size_t)ng * cv->cg + (size_t)cb * FRK__BLK_CB) * hw +
                           (size_t)hin * cv->w;
-        for (int f = 0; f < cv->sw; f++) {
-            for (int col = 0; col < b->lenq; col++) {
-                int pc = col * cv->sw + f, win = pc - cv->pw;
-                if (pc >= wpad) break;
-                float *o = out + ((size_t)f * b->lenq + col) * FRK__BLK_CB;
-                if (win < 0 || win >= cv->w) {
-                    memset(o, 0, FRK__BLK_CB * sizeof(float));
-                } else {
-                    for (int c = 0; c < cvalid; c++)
-                        o[c] = in[(size_t)c * hw + win];
-                }
-            }
-        }
+        frk__blk_pack_row_avx512(b, in, hw, cvalid, out);
     }
 }
 

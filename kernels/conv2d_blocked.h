@@ -8,8 +8,9 @@
  *                 row holds padded columns f, f+sw, ... (col = padded column / sw), so output
  *                 columns q0, q0+1, ... under one kernel column read consecutive 16-float
  *                 vectors at any stride; padding is stored as zeros, so no bounds tests.
- *   weights       [g][kb][cb][i][j][c16][k16]  kb: blocks of 16 output channels of the group,
- *                 zero past kg (and past cg in c16), what preprocess() stores (wp=1).
+ *   weights       [g][kb][cb][i][j][cw][k16]  kb: blocks of 16 output channels of the group,
+ *                 zero past kg; cw: the channels of block cb (16, fewer in the group's last
+ *                 block, so a 3-channel stem reads no padding); what preprocess() stores (wp=1).
  * A tile is nk blocks of 16 output channels x nq consecutive output columns of one row, summed
  * in zmm registers over (cb, i, j, c) in that order; a reduction split into chunks of cb keeps
  * its partial sums in a per-thread buffer between chunks, in the same order, so the result
@@ -34,7 +35,7 @@ typedef struct {
     int rb, rblocks;   /* output rows per task, row blocks per (n, g, kgroup) */
     int lenq;          /* packed columns per phase row */
     size_t xrow, xcb;  /* floats per packed padded row, per (n, g, cb) */
-    size_t wcb, wkb;   /* weight floats per (kb, cb), per kb */
+    size_t wcb, wkb;   /* weight floats per (kb, full cb), per kb */
     size_t tbuf;       /* floats of one thread's partial-sum buffer (0 when nchunks == 1) */
     size_t xbytes, wbytes, bbytes; /* workspace parts, each a multiple of 64 */
 } frk__blk;
@@ -57,5 +58,11 @@ void frk__blk_plan(const fr_op *op, const frk_ctx *ctx, frk__blk *b);
 /* Computes one tile of nk (1..FRK__BLK_NK_MAX) channel blocks x nq (1..FRK__BLK_NQ_MAX)
  * columns. AVX-512 only: call only when ctx->isa >= FRK_ISA_AVX512. */
 void frk__blk_tile_avx512(const frk__blk *b, const frk__blk_tile *t, int nk, int nq);
+
+/* Packs one input row: in points at (channel cb*16, row hin, column 0) of an NCHW image whose
+ * planes are plane floats apart, cvalid channels of it exist (the other lanes get zeros); out is
+ * the packed padded row (conv2d_blocked.h layout), padding columns included. AVX-512 only. */
+void frk__blk_pack_row_avx512(const frk__blk *b, const float *in, size_t plane, int cvalid,
+                              float *out);
 
 #endif

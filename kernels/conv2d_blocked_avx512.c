@@ -63,7 +63,7 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
         const float *w = t->w + (size_t)cb * b->wcb;
         for (int i = 0; i < cv->r; i++, xr += xdrow) {
             int phase = 0, shift = 0;
-            for (int j = 0; j < cv->s; j++, w += FRK__BLK_CB * 16) {
+            for (int j = 0; j < cv->s; j++, w += cvalid * 16) {
                 const float *xp = xr + ((size_t)phase * b->lenq + shift) * FRK__BLK_CB;
                 for (int c = 0; c < cvalid; c++) {
                     __m512 wv[3];
@@ -109,6 +109,61 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
 INST14(1)
 INST14(2)
 INST9(3)
+
+/* Transposes 16 rows of 16 floats (r[i][j]: channel i, column j) in place into 16 columns
+ * (r[j][i]): 4x4 transposes inside 128-bit lanes, then a 4x4 transpose of the lanes. */
+INLINE512 void transpose16(__m512 r[16])
+{
+    __m512 s[4][4]; /* s[g][m]: lane k holds channels 4g..4g+3 of column 4k+m */
+    for (int g = 0; g < 4; g++) {
+        __m512 t0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]);
+        __m512 t1 = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+        __m512 t2 = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
+        __m512 t3 = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+        s[g][0] = _mm512_shuffle_ps(t0, t2, 0x44);
+        s[g][1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+        s[g][2] = _mm512_shuffle_ps(t1, t3, 0x44);
+        s[g][3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+    }
+    for (int m = 0; m < 4; m++) {
+        __m512 x0 = _mm512_shuffle_f32x4(s[0][m], s[1][m], 0x44);
+        __m512 x1 = _mm512_shuffle_f32x4(s[0][m], s[1][m], 0xEE);
+        __m512 x2 = _mm512_shuffle_f32x4(s[2][m], s[3][m], 0x44);
+        __m512 x3 = _mm512_shuffle_f32x4(s[2][m], s[3][m], 0xEE);
+        r[m] = _mm512_shuffle_f32x4(x0, x2, 0x88);
+        r[4 + m] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
+        r[8 + m] = _mm512_shuffle_f32x4(x1, x3, 0x88);
+        r[12 + m] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
+    }
+}
+
+T512 void frk__blk_pack_row_avx512(const frk__blk *b, const float *in, size_t plane, int cvalid,
+                                   float *out)
+{
+    const frk__conv *cv = &b->cv;
+    int wpad = cv->w + 2 * cv->pw;
+    /* Padding columns: left, then right. */
+    for (int pc = 0; pc < wpad; pc++) {
+        if (pc == cv->pw) pc += cv->w;
+        if (pc >= wpad) break;
+        _mm512_store_ps(out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * FRK__BLK_CB,
+                        _mm512_setzero_ps());
+    }
+    for (int w0 = 0; w0 < cv->w; w0 += 16) {
+        int cols = cv->w - w0 < 16 ? cv->w - w0 : 16;
+        __mmask16 m = (__mmask16)((1u << cols) - 1);
+        __m512 r[16];
+        for (int c = 0; c < 16; c++)
+            r[c] = c < cvalid ? _mm512_maskz_loadu_ps(m, in + (size_t)c * plane + w0)
+                              : _mm512_setzero_ps();
+        transpose16(r);
+        for (int j = 0; j < cols; j++) {
+            int pc = cv->pw + w0 + j;
+            _mm512_store_ps(out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * FRK__BLK_CB,
+                            r[j]);
+        }
+    }
+}
 
 typedef void (*tile_fn)(const frk__blk *, const frk__blk_tile *);
 #define ROW7(NK)                                                                                   \
