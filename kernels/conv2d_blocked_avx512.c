@@ -18,30 +18,51 @@
 #define INLINE512                                                                                  \
     static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 
-/* Writes acc (16 channels per vector, one vector per column) to NCHW rows: for each channel a
- * masked gather of its NQ columns from a small buffer, then one masked store. */
+/* Transposes 16 rows of 16 floats (r[i][j]: channel i, column j) in place into 16 columns
+ * (r[j][i]): 4x4 transposes inside 128-bit lanes, then a 4x4 transpose of the lanes. */
+INLINE512 void transpose16(__m512 r[16])
+{
+    __m512 s[4][4]; /* s[g][m]: lane k holds channels 4g..4g+3 of column 4k+m */
+    for (int g = 0; g < 4; g++) {
+        __m512 t0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]);
+        __m512 t1 = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+        __m512 t2 = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
+        __m512 t3 = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+        s[g][0] = _mm512_shuffle_ps(t0, t2, 0x44);
+        s[g][1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+        s[g][2] = _mm512_shuffle_ps(t1, t3, 0x44);
+        s[g][3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+    }
+    for (int m = 0; m < 4; m++) {
+        __m512 x0 = _mm512_shuffle_f32x4(s[0][m], s[1][m], 0x44);
+        __m512 x1 = _mm512_shuffle_f32x4(s[0][m], s[1][m], 0xEE);
+        __m512 x2 = _mm512_shuffle_f32x4(s[2][m], s[3][m], 0x44);
+        __m512 x3 = _mm512_shuffle_f32x4(s[2][m], s[3][m], 0xEE);
+        r[m] = _mm512_shuffle_f32x4(x0, x2, 0x88);
+        r[4 + m] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
+        r[8 + m] = _mm512_shuffle_f32x4(x1, x3, 0x88);
+        r[12 + m] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
+    }
+}
+
+/* Writes acc (16 channels per vector, one vector per column) to NCHW rows: a register
+ * transpose per 16 channels, then one masked store of NQ columns per channel. */
 INLINE512 void store_nchw(const frk__blk *b, const frk__blk_tile *t, __m512 acc[3][14],
                           const int NK, const int NQ)
 {
-    float tb[3][14][16] __attribute__((aligned(64)));
-#pragma GCC unroll 3
-    for (int v = 0; v < NK; v++)
-#pragma GCC unroll 14
-        for (int j = 0; j < NQ; j++)
-            _mm512_store_ps(tb[v][j], acc[v][j]);
     const __mmask16 m = (__mmask16)((1u << NQ) - 1);
-    const __m512i idx0 = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(16));
     size_t pq = (size_t)b->cv.p * b->cv.q;
+#pragma GCC unroll 3
     for (int v = 0; v < NK; v++) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++)
+            r[j] = j < NQ ? acc[v][j < NQ ? j : 0] : _mm512_setzero_ps();
+        transpose16(r);
         int kn = t->kvalid - 16 * v;
         if (kn > 16) kn = 16;
-        for (int kk = 0; kk < kn; kk++) {
-            __m512i idx = _mm512_add_epi32(idx0, _mm512_set1_epi32(kk));
-            __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, &tb[v][0][0], 4);
-            _mm512_mask_storeu_ps(t->dst + (size_t)(16 * v + kk) * pq, m, col);
-        }
+        for (int kk = 0; kk < kn; kk++)
+            _mm512_mask_storeu_ps(t->dst + (size_t)(16 * v + kk) * pq, m, r[kk]);
     }
 }
 
@@ -109,33 +130,6 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
 INST14(1)
 INST14(2)
 INST9(3)
-
-/* Transposes 16 rows of 16 floats (r[i][j]: channel i, column j) in place into 16 columns
- * (r[j][i]): 4x4 transposes inside 128-bit lanes, then a 4x4 transpose of the lanes. */
-INLINE512 void transpose16(__m512 r[16])
-{
-    __m512 s[4][4]; /* s[g][m]: lane k holds channels 4g..4g+3 of column 4k+m */
-    for (int g = 0; g < 4; g++) {
-        __m512 t0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]);
-        __m512 t1 = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
-        __m512 t2 = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
-        __m512 t3 = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
-        s[g][0] = _mm512_shuffle_ps(t0, t2, 0x44);
-        s[g][1] = _mm512_shuffle_ps(t0, t2, 0xEE);
-        s[g][2] = _mm512_shuffle_ps(t1, t3, 0x44);
-        s[g][3] = _mm512_shuffle_ps(t1, t3, 0xEE);
-    }
-    for (int m = 0; m < 4; m++) {
-        __m512 x0 = _mm512_shuffle_f32x4(s[0][m], s[1][m], 0x44);
-        __m512 x1 = _mm512_shuffle_f32x4(s[0][m], s[1][m], 0xEE);
-        __m512 x2 = _mm512_shuffle_f32x4(s[2][m], s[3][m], 0x44);
-        __m512 x3 = _mm512_shuffle_f32x4(s[2][m], s[3][m], 0xEE);
-        r[m] = _mm512_shuffle_f32x4(x0, x2, 0x88);
-        r[4 + m] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
-        r[8 + m] = _mm512_shuffle_f32x4(x1, x3, 0x88);
-        r[12 + m] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
-    }
-}
 
 T512 void frk__blk_pack_row_avx512(const frk__blk *b, const float *in, size_t plane, int cvalid,
                                    float *out)
