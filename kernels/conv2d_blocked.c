@@ -87,11 +87,11 @@ void frk__blk_plan(const fr_op *op, const frk_ctx *ctx, frk__blk *b)
     b->rb = 1;
     if (b->nchunks > 1) {
         /* Chunked: a task covers several rows, so each chunk of weights is reused across them,
-         * while leaving a few tasks per thread for balance. */
+         * while leaving enough tasks per thread for balance. */
         size_t rows = ROW_BUFFER_BYTES / ((size_t)cv->q * b->nk * 16 * sizeof(float));
         b->rb = rows < 1 ? 1 : rows > (size_t)cv->p ? cv->p : (int)rows;
         long per_rb = (long)cv->n * cv->g * b->kgroups;
-        while (b->rb > 1 && per_rb * cdiv(cv->p, b->rb) < 4L * ctx->nthreads)
+        while (b->rb > 1 && per_rb * cdiv(cv->p, b->rb) < 8L * ctx->nthreads)
             b->rb = cdiv(b->rb, 2);
         b->tbuf = (size_t)b->rb * cv->q * b->nk * 16;
     }
@@ -183,6 +183,58 @@ static void pack_input(const frk__blk *b, const float *src, float *xin, int nthr
     }
 }
 
+/* Output channel blocks and rows of one task (its cost, in tiles' worth of work). */
+static void task_span(const frk__blk *b, long task, int *kgrp, int *nk, int *oh0, int *oh1)
+{
+    *kgrp = (int)(task / b->rblocks % b->kgroups);
+    int kb0 = *kgrp * b->nk;
+    *nk = b->kbn - kb0 < b->nk ? b->kbn - kb0 : b->nk;
+    *oh0 = (int)(task % b->rblocks) * b->rb;
+    *oh1 = *oh0 + b->rb < b->cv.p ? *oh0 + b->rb : b->cv.p;
+}
+
+static long task_cost(const frk__blk *b, long task)
+{
+    int kgrp, nk, oh0, oh1;
+    task_span(b, task, &kgrp, &nk, &oh0, &oh1);
+    return (long)nk * (oh1 - oh0);
+}
+
+/* Task (image, group, output channel group, row block): every tile of it, chunk by chunk. */
+static void run_task(const frk__blk *b, const float *xin, const float *wp, float *dst, float *buf,
+                     long task)
+{
+    const frk__conv *cv = &b->cv;
+    int kgrp, nk, oh0, oh1;
+    task_span(b, task, &kgrp, &nk, &oh0, &oh1);
+    long ng = task / b->rblocks / b->kgroups; /* n*g + gi */
+    int gi = (int)(ng % cv->g), n = (int)(ng / cv->g);
+    int kb0 = kgrp * b->nk;
+    size_t pq = (size_t)cv->p * cv->q;
+    frk__blk_tile t;
+    t.kvalid = cv->kg - kb0 * 16 < nk * 16 ? cv->kg - kb0 * 16 : nk * 16;
+    for (int ch = 0; ch < b->nchunks; ch++) {
+        t.cb0 = ch * b->cbc;
+        t.ncb = b->cbn - t.cb0 < b->cbc ? b->cbn - t.cb0 : b->cbc;
+        t.first = ch == 0;
+        t.last = ch == b->nchunks - 1;
+        t.w = wp + ((size_t)gi * b->kbn + kb0) * b->wkb + (size_t)t.cb0 * b->wcb;
+        for (int oh = oh0; oh < oh1; oh++) {
+            const float *xrow =
+                xin + ((size_t)ng * b->cbn + t.cb0) * b->xcb + (size_t)oh * cv->sh * b->xrow;
+            float *drow = dst + ((size_t)n * cv->k + (size_t)gi * cv->kg + kb0 * 16) * pq +
+                          (size_t)oh * cv->q;
+            for (int q0 = 0; q0 < cv->q; q0 += b->nq) {
+                int nq = cv->q - q0 < b->nq ? cv->q - q0 : b->nq;
+                t.x = xrow + (size_t)q0 * FRK__BLK_CB;
+                t.dst = drow + q0;
+                t.buf = buf + ((size_t)(oh - oh0) * cv->q + q0) * b->nk * 16;
+                frk__blk_tile_avx512(b, &t, nk, nq);
+            }
+        }
+    }
+}
+
 static void blocked_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
 {
     frk__blk b;
@@ -197,42 +249,22 @@ static void blocked_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
         wp = w;
     }
     pack_input(&b, x->src, xin, ctx->nthreads);
-    size_t pq = (size_t)cv->p * cv->q;
-    long tasks = (long)cv->n * cv->g * b.kgroups * b.rblocks;
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-    for (long task = 0; task < tasks; task++) {
-        int rbk = (int)(task % b.rblocks);
-        long rest = task / b.rblocks;
-        int kgrp = (int)(rest % b.kgroups);
-        long ng = rest / b.kgroups; /* n*g + gi */
-        int gi = (int)(ng % cv->g), n = (int)(ng / cv->g);
-        int kb0 = kgrp * b.nk;
-        int nk = b.kbn - kb0 < b.nk ? b.kbn - kb0 : b.nk;
-        int kvalid = cv->kg - kb0 * 16;
-        if (kvalid > nk * 16) kvalid = nk * 16;
-        int oh0 = rbk * b.rb, oh1 = oh0 + b.rb < cv->p ? oh0 + b.rb : cv->p;
-        float *buf = bufs + (size_t)omp_get_thread_num() * b.tbuf;
-        frk__blk_tile t;
-        t.kvalid = kvalid;
-        for (int ch = 0; ch < b.nchunks; ch++) {
-            t.cb0 = ch * b.cbc;
-            t.ncb = b.cbn - t.cb0 < b.cbc ? b.cbn - t.cb0 : b.cbc;
-            t.first = ch == 0;
-            t.last = ch == b.nchunks - 1;
-            t.w = wp + ((size_t)gi * b.kbn + kb0) * b.wkb + (size_t)t.cb0 * b.wcb;
-            for (int oh = oh0; oh < oh1; oh++) {
-                const float *xrow = xin + ((size_t)ng * b.cbn + t.cb0) * b.xcb +
-                                    (size_t)oh * cv->sh * b.xrow;
-                float *drow = x->dst + ((size_t)n * cv->k + (size_t)gi * cv->kg + kb0 * 16) * pq +
-                              (size_t)oh * cv->q;
-                for (int q0 = 0; q0 < cv->q; q0 += b.nq) {
-                    int nq = cv->q - q0 < b.nq ? cv->q - q0 : b.nq;
-                    t.x = xrow + (size_t)q0 * FRK__BLK_CB;
-                    t.dst = drow + q0;
-                    t.buf = buf + ((size_t)(oh - oh0) * cv->q + q0) * b.nk * 16;
-                    frk__blk_tile_avx512(&b, &t, nk, nq);
-                }
-            }
+    long tasks = (long)cv->n * cv->g * b.kgroups * b.rblocks, total = 0;
+    for (long task = 0; task < tasks; task++)
+        total += task_cost(&b, task);
+    /* Tasks differ in cost (a last, narrower channel group; a last, shorter row block), so each
+     * thread takes a contiguous run of tasks of about equal total cost, decided by where a task's
+     * midpoint falls: the same split every run, and a thread keeps its weights hot in cache. */
+#pragma omp parallel num_threads(ctx->nthreads)
+    {
+        int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *buf = bufs + (size_t)tid * b.tbuf;
+        long before = 0;
+        for (long task = 0; task < tasks; task++) {
+            long c = task_cost(&b, task);
+            long owner = (2 * before + c) * nt / (2 * total);
+            before += c;
+            if (owner == tid) run_task(&b, xin, wp, x->dst, buf, task);
         }
     }
 }
