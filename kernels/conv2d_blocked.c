@@ -20,6 +20,8 @@
 
 /* Weights of one output channel group per reduction chunk: kept to a share of the L2 cache. */
 #define CHUNK_WEIGHT_BYTES (256u << 10)
+/* Weights of a group up to which tasks go row by row, each row's channel groups in turn. */
+#define ROWS_OUTER_BYTES (768u << 10)
 /* Partial sums of one task when the reduction is chunked. */
 #define ROW_BUFFER_BYTES (96u << 10)
 
@@ -96,6 +98,10 @@ void frk__blk_plan(const fr_op *op, const frk_ctx *ctx, frk__blk *b)
         b->tbuf = (size_t)b->rb * cv->q * b->nk * 16;
     }
     b->rblocks = cdiv(cv->p, b->rb);
+    /* Small weights stay in L2 across all output channel groups: then a row's channel groups run
+     * one after the other on its input while that is in L1 (the stem reads its input once). */
+    b->rows_outer =
+        b->nchunks == 1 && (double)b->kbn * b->wkb * sizeof(float) <= ROWS_OUTER_BYTES;
     b->xbytes = frk__round64((size_t)cv->n * cv->g * b->cbn * b->xcb * sizeof(float));
     b->wbytes = frk__round64((size_t)cv->g * b->kbn * b->wkb * sizeof(float));
     b->bbytes = frk__round64((size_t)ctx->nthreads * b->tbuf * sizeof(float));
@@ -186,10 +192,17 @@ static void pack_input(const frk__blk *b, const float *src, float *xin, int nthr
 /* Output channel blocks and rows of one task (its cost, in tiles' worth of work). */
 static void task_span(const frk__blk *b, long task, int *kgrp, int *nk, int *oh0, int *oh1)
 {
-    *kgrp = (int)(task / b->rblocks % b->kgroups);
+    long rbk;
+    if (b->rows_outer) {
+        *kgrp = (int)(task % b->kgroups);
+        rbk = task / b->kgroups % b->rblocks;
+    } else {
+        *kgrp = (int)(task / b->rblocks % b->kgroups);
+        rbk = task % b->rblocks;
+    }
     int kb0 = *kgrp * b->nk;
     *nk = b->kbn - kb0 < b->nk ? b->kbn - kb0 : b->nk;
-    *oh0 = (int)(task % b->rblocks) * b->rb;
+    *oh0 = (int)rbk * b->rb;
     *oh1 = *oh0 + b->rb < b->cv.p ? *oh0 + b->rb : b->cv.p;
 }
 

@@ -33,6 +33,7 @@ typedef struct {
     int kgroups;       /* ceil(kbn / nk) */
     int cbc, nchunks;  /* channel blocks per reduction chunk, chunks */
     int rb, rblocks;   /* output rows per task, row blocks per (n, g, kgroup) */
+    bool rows_outer;   /* task order (n, g, row block, kgroup), else (n, g, kgroup, row block) */
     int lenq;          /* packed columns per phase row */
     size_t xrow, xcb;  /* floats per packed padded row, per (n, g, cb) */
     size_t wcb, wkb;   /* weight floats per (kb, full cb), per kb */
