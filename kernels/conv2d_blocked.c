@@ -139,25 +139,11 @@ static void blocked_preprocess(const fr_op *op, const frk_ctx *ctx, const float 
 {
     frk__blk b;
     frk__blk_plan(op, ctx, &b);
-    const frk__conv *cv = &b.cv;
-    size_t rs = (size_t)cv->r * cv->s;
-    long blocks = (long)cv->g * b.kbn;
+    long blocks = (long)b.cv.g * b.kbn;
 #pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-    for (long gk = 0; gk < blocks; gk++) {
-        int g = (int)(gk / b.kbn), kb = (int)(gk % b.kbn);
-        float *out = (float *)pwei + (size_t)gk * b.wkb;
-        for (int cb = 0; cb < b.cbn; cb++) {
-            int cw = cv->cg - cb * FRK__BLK_CB;
-            if (cw > FRK__BLK_CB) cw = FRK__BLK_CB;
-            for (size_t e = 0; e < rs; e++)
-                for (int c = 0; c < cw; c++)
-                    for (int kk = 0; kk < 16; kk++) {
-                        int k = kb * 16 + kk, ci = cb * FRK__BLK_CB + c;
-                        size_t from = (((size_t)g * cv->kg + k) * cv->cg + ci) * rs + e;
-                        *out++ = k < cv->kg ? wei[from] : 0.0f;
-                    }
-        }
-    }
+    for (long gk = 0; gk < blocks; gk++)
+        frk__blk_wpack_avx512(&b, wei, (int)(gk / b.kbn), (int)(gk % b.kbn),
+                              (float *)pwei + (size_t)gk * b.wkb);
 }
 
 /* Packs src (NCHW) into the blocked, padded, phase-split layout of conv2d_blocked.h, channels

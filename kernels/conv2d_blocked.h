@@ -66,4 +66,8 @@ void frk__blk_tile_avx512(const frk__blk *b, const frk__blk_tile *t, int nk, int
 void frk__blk_pack_row_avx512(const frk__blk *b, const float *in, size_t plane, int cvalid,
                               float *out);
 
+/* Blocks the weights of output channel block kb of group g (KCRS wei) into out, the b->wkb
+ * floats of that block in the conv2d_blocked.h layout, zeros past kg. AVX-512 only. */
+void frk__blk_wpack_avx512(const frk__blk *b, const float *wei, int g, int kb, float *out);
+
 #endif

@@ -159,6 +159,28 @@ T512 void frk__blk_pack_row_avx512(const frk__blk *b, const float *in, size_t pl
     }
 }
 
+T512 void frk__blk_wpack_avx512(const frk__blk *b, const float *wei, int g, int kb, float *out)
+{
+    const frk__conv *cv = &b->cv;
+    size_t rs = (size_t)cv->r * cv->s, kstride = (size_t)cv->cg * rs;
+    int kn = cv->kg - kb * 16 < 16 ? cv->kg - kb * 16 : 16;
+    const __mmask16 m = (__mmask16)((1u << kn) - 1);
+    /* Lane kk reads output channel kb*16 + kk: kstride floats apart (fits an int32 index: the
+     * weights of a group are below FR_MAX_TENSOR_BYTES). */
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)kstride));
+    const float *base = wei + ((size_t)g * cv->kg + (size_t)kb * 16) * kstride;
+    for (int cb = 0; cb < b->cbn; cb++) {
+        int cw = cv->cg - cb * FRK__BLK_CB < FRK__BLK_CB ? cv->cg - cb * FRK__BLK_CB : FRK__BLK_CB;
+        for (size_t e = 0; e < rs; e++)
+            for (int c = 0; c < cw; c++, out += 16) {
+                const float *from = base + (size_t)(cb * FRK__BLK_CB + c) * rs + e;
+                _mm512_store_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, from, 4));
+            }
+    }
+}
+
 typedef void (*tile_fn)(const frk__blk *, const frk__blk_tile *);
 #define ROW7(NK)                                                                                   \
     tile_##NK##_1, tile_##NK##_2, tile_##NK##_3, tile_##NK##_4, tile_##NK##_5, tile_##NK##_6,      \
