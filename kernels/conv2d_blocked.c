@@ -135,26 +135,34 @@ static size_t blocked_workspace(const fr_op *op, const frk_ctx *ctx)
     return b.xbytes + b.bbytes + b.wbytes;
 }
 
+/* Blocks every weight block; shares the loop among the threads of the enclosing parallel
+ * region (serial outside one). */
+static void wpack_all(const frk__blk *b, const float *wei, float *pwei)
+{
+    long blocks = (long)b->cv.g * b->kbn;
+#pragma omp for schedule(static)
+    for (long gk = 0; gk < blocks; gk++)
+        frk__blk_wpack_avx512(b, wei, (int)(gk / b->kbn), (int)(gk % b->kbn),
+                              pwei + (size_t)gk * b->wkb);
+}
+
 static void blocked_preprocess(const fr_op *op, const frk_ctx *ctx, const float *wei, void *pwei)
 {
     frk__blk b;
     frk__blk_plan(op, ctx, &b);
-    long blocks = (long)b.cv.g * b.kbn;
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static)
-    for (long gk = 0; gk < blocks; gk++)
-        frk__blk_wpack_avx512(&b, wei, (int)(gk / b.kbn), (int)(gk % b.kbn),
-                              (float *)pwei + (size_t)gk * b.wkb);
+#pragma omp parallel num_threads(ctx->nthreads)
+    wpack_all(&b, wei, pwei);
 }
 
 /* Packs src (NCHW) into the blocked, padded, phase-split layout of conv2d_blocked.h, channels
- * past cg as zeros. Parallel over packed rows. */
-static void pack_input(const frk__blk *b, const float *src, float *xin, int nthreads)
+ * past cg as zeros. Shares the rows among the threads of the enclosing parallel region. */
+static void pack_input(const frk__blk *b, const float *src, float *xin)
 {
     const frk__conv *cv = &b->cv;
     int hp = cv->h + 2 * cv->ph;
     long rows = (long)cv->n * cv->g * b->cbn * hp;
     size_t hw = (size_t)cv->h * cv->w;
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp for schedule(static)
     for (long t = 0; t < rows; t++) {
         int ih = (int)(t % hp);
         long ngc = t / hp; /* (n*g + g)*cbn + cb */
@@ -241,21 +249,20 @@ static void blocked_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
     const frk__conv *cv = &b.cv;
     float *xin = x->ws;
     float *bufs = (float *)((char *)x->ws + b.xbytes);
-    const float *wp = x->pwei;
-    if (!wp) {
-        float *w = (float *)((char *)x->ws + b.xbytes + b.bbytes);
-        blocked_preprocess(op, ctx, x->wei, w);
-        wp = w;
-    }
-    pack_input(&b, x->src, xin, ctx->nthreads);
+    float *wblk = x->pwei ? NULL : (float *)((char *)x->ws + b.xbytes + b.bbytes);
+    const float *wp = x->pwei ? x->pwei : wblk;
     long tasks = (long)cv->n * cv->g * b.kgroups * b.rblocks, total = 0;
     for (long task = 0; task < tasks; task++)
         total += task_cost(&b, task);
-    /* Tasks differ in cost (a last, narrower channel group; a last, shorter row block), so each
-     * thread takes a contiguous run of tasks of about equal total cost, decided by where a task's
-     * midpoint falls: the same split every run, and a thread keeps its weights hot in cache. */
+    /* One parallel region: weights (unless preprocessed) and input packed first, each loop
+     * ending at a barrier, then the tiles. Tasks differ in cost (a last, narrower channel group;
+     * a last, shorter row block), so each thread takes a contiguous run of tasks of about equal
+     * total cost, decided by where a task's midpoint falls: the same split every run, and a
+     * thread keeps its weights hot in cache. */
 #pragma omp parallel num_threads(ctx->nthreads)
     {
+        if (wblk) wpack_all(&b, x->wei, wblk);
+        pack_input(&b, x->src, xin);
         int tid = omp_get_thread_num(), nt = omp_get_num_threads();
         float *buf = bufs + (size_t)tid * b.tbuf;
         long before = 0;
