@@ -86,6 +86,7 @@ void frk__blk_plan(const fr_op *op, const frk_ctx *ctx, frk__blk *b)
     size_t chunk = CHUNK_WEIGHT_BYTES / ((size_t)b->nk * b->wcb * sizeof(float));
     b->cbc = chunk < 1 ? 1 : chunk > (size_t)b->cbn ? b->cbn : (int)chunk;
     b->nchunks = cdiv(b->cbn, b->cbc);
+    b->cbc = cdiv(b->cbn, b->nchunks); /* equal chunks: 8 + 8 blocks, not 14 + 2 */
     b->rb = 1;
     if (b->nchunks > 1) {
         /* Chunked: a task covers several rows, so each chunk of weights is reused across them,
