@@ -165,10 +165,12 @@ static void pack_input(const frk__blk *b, const float *src, float *xin)
     size_t hw = (size_t)cv->h * cv->w;
 #pragma omp for schedule(static)
     for (long t = 0; t < rows; t++) {
-        int ih = (int)(t % hp);
-        long ngc = t / hp; /* (n*g + g)*cbn + cb */
-        int cb = (int)(ngc % b->cbn);
-        long ng = ngc / b->cbn;
+        /* Row-major (ng, ih, cb): a thread packs a band of rows, about the band whose outputs
+         * it computes when tasks go row by row, so those stay in its own cache. */
+        int cb = (int)(t % b->cbn);
+        int ih = (int)(t / b->cbn % hp);
+        long ng = t / b->cbn / hp;
+        long ngc = ng * b->cbn + cb;
         float *out = xin + (size_t)ngc * b->xcb + (size_t)ih * b->xrow;
         int hin = ih - cv->ph;
         if (hin < 0 || hin >= cv->h) {
