@@ -6,8 +6,9 @@
  * the shapes im2col pays a big copy for (5x5, 1x7, dilated, grouped).
  *
  * run() packs the input into the workspace (padding stored as zeros), blocks the weights there
- * too unless pwei holds them (preprocess() does that once), then computes tiles, parallel over
- * (image, group, output channel group, block of output rows) in equal static shares. Each output
+ * too unless pwei holds them (preprocess() does that once), then computes tiles: all in one
+ * parallel region, tasks (image, group, output channel group, block of output rows) dealt to the
+ * threads in contiguous runs of equal cost. Each output
  * is summed by one thread in the fixed order (channel block, kernel row, kernel column, channel),
  * so results are bit-identical run after run, at any thread count. AVX-512 only: not applicable
  * below it.
