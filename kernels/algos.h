@@ -14,6 +14,7 @@ extern const frk_algo frk_conv2d_gemm_1x1;
 extern const frk_algo frk_conv2d_gemm_1x1_packed;
 extern const frk_algo frk_conv2d_depthwise_blocked;
 extern const frk_algo frk_conv2d_depthwise_simd;
+extern const frk_algo frk_conv2d_direct_blocked;
 extern const frk_algo frk_conv2d_direct_simd;
 extern const frk_algo frk_conv2d_im2col_gemm;
 extern const frk_algo frk_conv2d_split_reduce;

@@ -17,6 +17,7 @@ static const frk_algo *const conv2d_algos[] = {
     &frk_conv2d_gemm_1x1,
     &frk_conv2d_depthwise_blocked,
     &frk_conv2d_depthwise_simd,
+    &frk_conv2d_direct_blocked,
     &frk_conv2d_direct_simd,
     &frk_conv2d_im2col_gemm,
     &frk_conv2d_split_reduce,

@@ -118,6 +118,13 @@ Test(registry, edge_conv2d, .timeout = 120)
         /* split_reduce's case: a long reduction into a tiny output. */
         {"long reduction, 2x2 map", conv_op(1, 2048, 2, 2, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
         {"long reduction 3x3", conv_op(1, 300, 3, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+        /* direct_blocked: channel-block and output-block tails, tile tails, strides, chunks. */
+        {"blocked: 19->37 ch, 3x3 s2, q=23", conv_op(1, 19, 23, 45, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1)},
+        {"blocked: 5x5 d2, k=70", conv_op(1, 8, 15, 16, 70, 5, 5, 1, 1, 4, 4, 2, 2, 1)},
+        {"blocked: 1x7 g2, batch 2", conv_op(2, 48, 9, 17, 40, 1, 7, 1, 1, 0, 3, 1, 1, 2)},
+        {"blocked: chunked reduction", conv_op(1, 300, 5, 5, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+        {"blocked: stem-like 7x7 s2", conv_op(1, 3, 30, 30, 64, 7, 7, 2, 2, 3, 3, 1, 1, 1)},
+        {"blocked: s3, d2x3, 3x2", conv_op(1, 5, 20, 31, 9, 3, 2, 3, 3, 2, 1, 2, 3, 1)},
     };
     sweep_seen seen = {0};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
