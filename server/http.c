@@ -341,7 +341,8 @@ static fr_err listen_on(const frs_server *srv, const struct addrinfo *ai, int *o
     char where[300];
     snprintf(where, sizeof where, fmt, host, port);
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) return fr_diag_set(d, FR_ERR_IO, "cannot listen on %s: socket: %s", where, strerror(errno));
+    if (fd < 0)
+        return fr_diag_set(d, FR_ERR_IO, "cannot listen on %s: socket: %s", where, strerror(errno));
     int on = 1;
     if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
@@ -374,12 +375,12 @@ static fr_err start_daemon(frs_server *srv, fr_diag *d)
     freeaddrinfo(ai);
     if (e != FR_ERR_OK) return e;
     /* MHD_USE_ITC: MHD_quiesce_daemon needs it (frs_server_stop). */
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        srv->cfg.connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20), MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-        NULL, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET,
+                                   fd, MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.connection_timeout_s,
+                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                   MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20),
+                                   MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         close(fd);
         return fr_diag_set(d, FR_ERR_IO, "cannot listen on %s:%s: libmicrohttpd did not start",

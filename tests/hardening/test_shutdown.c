@@ -162,8 +162,9 @@ static void *client(void *arg)
 /* What the server's log must never hold. */
 static const char *sanitizer_report(const char *log)
 {
-    static const char *const marks[] = {"AddressSanitizer", "LeakSanitizer", "runtime error:",
-                                        "still running after stop", "still borrowed", NULL};
+    static const char *const marks[] = {"AddressSanitizer", "LeakSanitizer",
+                                        "runtime error:",   "still running after stop",
+                                        "still borrowed",   NULL};
     for (size_t i = 0; log && marks[i]; i++)
         if (strstr(log, marks[i])) return marks[i];
     return NULL;
@@ -203,8 +204,8 @@ static void check_nothing_lost(long uploads_from, long claims_from)
     if (nacked_uploads > uploads_from) {
         long n = count_listed("SELECT count(*) FROM uploads WHERE upload_key IN (", ")",
                               uploads_from, nacked_uploads, upload_item);
-        cr_expect_eq(n, nacked_uploads - uploads_from, "%ld of %ld acknowledged uploads stored",
-                     n, nacked_uploads - uploads_from);
+        cr_expect_eq(n, nacked_uploads - uploads_from, "%ld of %ld acknowledged uploads stored", n,
+                     nacked_uploads - uploads_from);
     }
     if (nacked_claims > claims_from) {
         /* A claim is recorded when its job's attempt counter reached the attempt handed out. */
@@ -231,9 +232,10 @@ static void prepare(void)
     json_decref(j);
     frt_resp_free(&r);
     for (int k = 0; k < CLAIMERS; k++) {
-        snprintf(body, sizeof body,
-                 "{\"name\":\"stop-%d\",\"host\":\"shutdown\",\"pool\":\"stop\",\"fingerprint\":%s}",
-                 k, fingerprint);
+        snprintf(
+            body, sizeof body,
+            "{\"name\":\"stop-%d\",\"host\":\"shutdown\",\"pool\":\"stop\",\"fingerprint\":%s}", k,
+            fingerprint);
         r = hx_req(&h, "POST", "/v1/workers", h.worker, body, strlen(body));
         cr_assert_eq(r.status, 201, "%s", r.body);
         j = json_loads(r.body, 0, NULL);
@@ -290,8 +292,8 @@ Test(shutdown, sigterm_under_load_exits_cleanly_and_loses_nothing)
         h.srv.dir[0] = '\0';
         cr_expect_eq(atomic_load(&early_5xx), 0, "round %d: %ld 5xx before the signal, e.g. %s",
                      round_no, atomic_load(&early_5xx), first_5xx);
-        cr_expect_geq(before, 4 * CLIENTS, "round %d: only %ld requests answered in 15 s",
-                     round_no, before);
+        cr_expect_geq(before, 4 * CLIENTS, "round %d: only %ld requests answered in 15 s", round_no,
+                      before);
         total += atomic_load(&requests);
         check_nothing_lost(uploads_from, claims_from);
     }

@@ -143,8 +143,12 @@ Test(startup, busy_port_is_refused_not_shared, .fini = stop_first)
     snprintf(listen, sizeof listen, "127.0.0.1:%d", first.port);
     cr_assert_eq(frt_tempdir(second_dir, sizeof second_dir), 0);
     snprintf(log, sizeof log, "%s/second.log", second_dir);
-    const char *argv[] = {frt_bin("FASTRUN_SERVER_BIN", "fastrun-server"), "--listen", listen,
-                          "--database", conninfo, NULL};
+    const char *argv[] = {frt_bin("FASTRUN_SERVER_BIN", "fastrun-server"),
+                          "--listen",
+                          listen,
+                          "--database",
+                          conninfo,
+                          NULL};
     cr_assert_eq(frt_spawn(&second, argv, log, NULL), 0);
     /* It must end by itself, with an error: one that keeps running shares the port. */
     int status = 0;
