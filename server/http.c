@@ -429,6 +429,9 @@ static bool wait_idle(frs_server *srv, unsigned timeout_ms)
 
 void frs_server_stop(frs_server *srv)
 {
+    /* The lease sweeper borrows from the pool on its own thread: joined here whatever the
+     * caller did (idempotent), and waiting claims answer at once. */
+    frs_jobs_stop();
     if (srv->daemon) {
         /* Stop accepting first: the polling thread drops the listening socket, and shutting it
          * down refuses the clients in its backlog at once. */

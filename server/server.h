@@ -347,8 +347,10 @@ FR_WUR fr_err frs_server_start(frs_server *srv, const frs_config *cfg, fr_diag *
  * than left waiting in its backlog), ends every connection and joins its thread, waits until every request begun has completed,
  * and only then closes the pool (which itself waits for borrowed connections) and frees the
  * rest; whatever is still in use after a bounded wait is left allocated rather than freed under
- * its user. Call after frs_supervisor_stop and frs_jobs_stop (they borrow from the pool; a
- * waiting claim ends at once only after frs_jobs_stop). Safe on a zeroed srv, and twice. */
+ * its user. It calls frs_jobs_stop first (the lease sweeper borrows from the pool; waiting
+ * claims answer at once); call frs_supervisor_stop before it (the local workers hand their jobs
+ * back through this server, and the supervisor revokes their token). Safe on a zeroed srv, and
+ * twice. */
 void frs_server_stop(frs_server *srv);
 
 /* ---------------------------------------------------------------------------------------------
