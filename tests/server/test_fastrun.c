@@ -9,9 +9,13 @@
 #include "fixture.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static fx f;
@@ -142,16 +146,33 @@ Test(fastrun, unreachable_server_is_reported_not_fatal)
     cr_assert(strstr(out, "heuristic"), "%s", out);
 }
 
-/* Runs fastrun-worker with args (its token problems end it before it contacts the server). */
+/* Runs fastrun-worker with args; its token problems must end it before it contacts the server,
+ * so one still running after 10 s is killed and counts as -1. err receives its output. */
 static int worker(const char *const *args, char *err, size_t errlen)
 {
-    static char out[4096];
     const char *argv[16] = {frt_bin("FASTRUN_WORKER_BIN", "fastrun-worker")};
     size_t n = 1;
     for (size_t i = 0; args[i] && n < 15; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    return frt_run(argv, NULL, out, sizeof out, err, errlen);
+    static int runs;
+    char log[300];
+    snprintf(log, sizeof log, "%s/worker-%d.log", dir, runs++);
+    frt_proc p = {0};
+    cr_assert_eq(frt_spawn(&p, argv, log, NULL), 0);
+    int status = 0, rc = -1;
+    bool timed_out = false;
+    for (int waited = 0; !timed_out && frt_alive(&p, &status); waited += 20) {
+        timed_out = waited >= 10000;
+        if (timed_out) frt_stop(&p, SIGKILL, true, 1000);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!timed_out && WIFEXITED(status)) rc = WEXITSTATUS(status);
+    char *text = frt_read_file(log, NULL);
+    snprintf(err, errlen, "%s", text ? text : "");
+    free(text);
+    return rc;
 }
 
 Test(fastrun, worker_token_options_warn_and_refuse_bad_files)
