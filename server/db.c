@@ -8,6 +8,12 @@
  * cut) is re-opened on its next use and its statements prepared again; attempts are spaced by
  * RECONNECT_GAP_MS per connection so that a database that is down costs each request one failed
  * connect at most, and a server comes back by itself when PostgreSQL does.
+ *
+ * Closing is safe against late borrowers: frs_db_close first marks the pool closing (a borrow
+ * from then on, or one waiting for a free connection, fails with "server shutting down", which
+ * the dispatcher answers 503), then waits for every borrowed connection to come back, and only
+ * then frees anything. A pool whose connections do not come back within CLOSE_WAIT_S is left
+ * allocated (a leak at exit, not a use after free).
  */
 #include "server.h"
 
@@ -20,6 +26,7 @@
 
 #define RECONNECT_GAP_MS 200
 #define CONNECT_TIMEOUT_S "3"
+#define CLOSE_WAIT_S 30
 
 struct frs_conn {
     PGconn *pg;
@@ -34,9 +41,11 @@ struct frs_db {
     const frs_queryset *qs;
     frs_metrics *metrics;
     pthread_mutex_t mu;
-    pthread_cond_t freed;
+    pthread_cond_t freed; /* a connection came back (borrowers wait; so does close) */
     frs_conn *conns;
     size_t n;
+    size_t borrowed; /* connections out; close waits for 0 */
+    bool closing;    /* set by frs_db_close: no new borrow */
 };
 
 fr_err frs_db_sqlstate_err(const char *sqlstate)
@@ -154,9 +163,36 @@ fr_err frs_db_open(const frs_config *cfg, const frs_queryset *qs, frs_metrics *m
     return FR_ERR_OK;
 }
 
+/* Deadline in s seconds (plus ms milliseconds) on the pool's monotonic clock. */
+static struct timespec deadline_in(unsigned s, unsigned ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += s + ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) t.tv_sec++, t.tv_nsec -= 1000000000L;
+    return t;
+}
+
 void frs_db_close(frs_db *db)
 {
     if (!db) return;
+    struct timespec deadline = deadline_in(CLOSE_WAIT_S, 0);
+    pthread_mutex_lock(&db->mu);
+    db->closing = true;
+    pthread_cond_broadcast(&db->freed); /* borrowers waiting for a connection give up */
+    while (db->borrowed > 0)
+        if (pthread_cond_timedwait(&db->freed, &db->mu, &deadline) == ETIMEDOUT) break;
+    size_t out = db->borrowed;
+    pthread_mutex_unlock(&db->mu);
+    if (out > 0) {
+        /* Someone still holds a connection: freeing now would pull it from under them. */
+        fprintf(stderr,
+                "fastrun-server: %zu database connection%s still borrowed after %d s; "
+                "leaving the pool open\n",
+                out, out == 1 ? "" : "s", CLOSE_WAIT_S);
+        return;
+    }
     for (size_t i = 0; i < db->n; i++)
         if (db->conns[i].pg) PQfinish(db->conns[i].pg);
     pthread_mutex_destroy(&db->mu);
@@ -182,24 +218,28 @@ static frs_conn *take_free(frs_db *db)
     return closed;
 }
 
+static fr_err closed_err(fr_diag *d)
+{
+    return fr_diag_set(d, FR_ERR_UNAVAILABLE, "server shutting down: the database pool is closed");
+}
+
 fr_err frs_db_borrow(frs_db *db, frs_conn **out, fr_diag *d)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += db->cfg->db_wait_ms / 1000;
-    deadline.tv_nsec += (long)(db->cfg->db_wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
-
     *out = NULL;
+    if (!db) return closed_err(d);
+    struct timespec deadline = deadline_in(0, db->cfg->db_wait_ms);
     pthread_mutex_lock(&db->mu);
-    frs_conn *c;
-    while (!(c = take_free(db))) {
+    frs_conn *c = NULL;
+    while (!db->closing && !(c = take_free(db))) {
         if (pthread_cond_timedwait(&db->freed, &db->mu, &deadline) == ETIMEDOUT) {
-            c = take_free(db);
+            if (!db->closing) c = take_free(db);
             break;
         }
     }
+    bool closing = db->closing;
+    if (c) db->borrowed++;
     pthread_mutex_unlock(&db->mu);
+    if (closing && !c) return closed_err(d);
     if (!c) {
         frs_count(db->metrics, db_busy);
         return fr_diag_set(d, FR_ERR_UNAVAILABLE,
@@ -234,7 +274,9 @@ void frs_db_return(frs_db *db, frs_conn *c)
     }
     pthread_mutex_lock(&db->mu);
     c->busy = false;
-    pthread_cond_signal(&db->freed);
+    db->borrowed--;
+    /* Broadcast, not signal: frs_db_close may be waiting beside the borrowers. */
+    pthread_cond_broadcast(&db->freed);
     pthread_mutex_unlock(&db->mu);
 }
 

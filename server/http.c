@@ -11,15 +11,29 @@
  * Thread model: see server.h. MHD_USE_THREAD_PER_CONNECTION gives each connection its own
  * thread, so handlers may block on PostgreSQL; MHD_OPTION_CONNECTION_LIMIT bounds the threads
  * and MHD_OPTION_CONNECTION_TIMEOUT drops idle or stalled clients.
+ *
+ * Shutdown (frs_server_stop) frees nothing a request could still reach: every request is
+ * counted from its first callback to its completion (srv->in_flight), and the pool, the
+ * document cache and the rest are released only once that count is 0, after libmicrohttpd
+ * joined the connection threads. The listening socket is ours, bound without SO_REUSEPORT:
+ * a second server on a busy port fails at start instead of silently taking half the requests.
  */
 #include "server.h"
 
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long stop waits for requests to complete after the daemon stopped (they all have by
+ * then, unless libmicrohttpd left a thread running; then the memory is kept, not freed). */
+#define STOP_WAIT_MS 30000
 
 /* ---------------------------------------------------------------------------------------------
  * Responses
@@ -250,6 +264,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req) {
         if (frs_req_new(cls, &req) != FR_ERR_OK) return MHD_NO;
         *req_cls = req;
+        atomic_fetch_add(&req->srv->in_flight, 1); /* until on_completed */
         fr_err e = begin(conn, req, url, method);
         return e == FR_ERR_OK ? MHD_YES : fail(conn, req, e);
     }
@@ -281,6 +296,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
     frs_req_free(req);
     *req_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1); /* last: after this, stop may free srv's parts */
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -315,6 +331,31 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
     return (size_t)(w - s);
 }
 
+/* A listening socket on ai, bound without SO_REUSEPORT (SO_REUSEADDR only lets a restarted
+ * server take its port back from connections in TIME_WAIT). */
+static fr_err listen_on(const frs_server *srv, const struct addrinfo *ai, int *out, fr_diag *d)
+{
+    const char *host = srv->cfg.listen_host;
+    int port = srv->cfg.listen_port;
+    const char *fmt = ai->ai_family == AF_INET6 ? "[%s]:%d" : "%s:%d";
+    char where[300];
+    snprintf(where, sizeof where, fmt, host, port);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return fr_diag_set(d, FR_ERR_IO, "cannot listen on %s: socket: %s", where, strerror(errno));
+    int on = 1;
+    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+        int err = errno;
+        close(fd);
+        return fr_diag_set(d, FR_ERR_IO, "cannot listen on %s: %s%s", where, strerror(err),
+                           err == EADDRINUSE ? " (another process listens on this port)" : "");
+    }
+    *out = fd;
+    return FR_ERR_OK;
+}
+
 static fr_err start_daemon(frs_server *srv, fr_diag *d)
 {
     char port[16];
@@ -327,18 +368,25 @@ static fr_err start_daemon(frs_server *srv, fr_diag *d)
     if (rc != 0)
         return fr_diag_set(d, FR_ERR_INVALID_ARGUMENT, "--listen %s:%s: %s", srv->cfg.listen_host,
                            port, gai_strerror(rc));
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+    int fd = -1;
+    fr_err e = listen_on(srv, ai, &fd, d);
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        srv->cfg.connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
-    if (!srv->daemon)
-        return fr_diag_set(d, FR_ERR_IO, "cannot listen on %s:%s (address in use or not local?)",
+    if (e != FR_ERR_OK) return e;
+    /* MHD_USE_ITC: MHD_quiesce_daemon needs it (frs_server_stop). */
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET,
+                                   fd, MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.connection_timeout_s,
+                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                   MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20),
+                                   MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+    if (!srv->daemon) {
+        close(fd);
+        return fr_diag_set(d, FR_ERR_IO, "cannot listen on %s:%s: libmicrohttpd did not start",
                            srv->cfg.listen_host, port);
+    }
+    srv->listen_fd = fd;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     if (info) srv->cfg.listen_port = info->port;
     return FR_ERR_OK;
@@ -368,10 +416,39 @@ fr_err frs_server_start(frs_server *srv, const frs_config *cfg, fr_diag *d)
     return FR_ERR_OK;
 }
 
+/* Waits until no request is in flight or timeout_ms pass; true when none is. */
+static bool wait_idle(frs_server *srv, unsigned timeout_ms)
+{
+    for (unsigned waited = 0; atomic_load(&srv->in_flight) > 0; waited++) {
+        if (waited >= timeout_ms) return false;
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
 void frs_server_stop(frs_server *srv)
 {
-    if (srv->daemon) MHD_stop_daemon(srv->daemon);
-    srv->daemon = NULL;
+    /* The lease sweeper borrows from the pool on its own thread: joined here whatever the
+     * caller did (idempotent), and waiting claims answer at once. */
+    frs_jobs_stop();
+    if (srv->daemon) {
+        /* Stop accepting first: the polling thread drops the listening socket, and shutting it
+         * down refuses the clients in its backlog at once. */
+        bool quiesced = MHD_quiesce_daemon(srv->daemon) == srv->listen_fd;
+        if (quiesced) shutdown(srv->listen_fd, SHUT_RDWR);
+        /* Ends every connection and joins every connection thread (completions included). */
+        MHD_stop_daemon(srv->daemon);
+        if (quiesced) close(srv->listen_fd); /* libmicrohttpd leaves a quiesced socket to us */
+        srv->daemon = NULL;
+    }
+    if (!wait_idle(srv, STOP_WAIT_MS)) {
+        /* A request still runs somewhere: keep everything it could reach. */
+        fprintf(stderr,
+                "fastrun-server: %u request%s still running after stop; not freeing the pool\n",
+                atomic_load(&srv->in_flight), atomic_load(&srv->in_flight) == 1 ? "" : "s");
+        return;
+    }
     frs_doccache_free(srv->docs);
     srv->docs = NULL;
     frs_db_close(srv->db);

@@ -139,10 +139,15 @@ typedef struct frs_metrics frs_metrics;
  * borrows cfg's strings, qs and metrics (they outlive it). */
 FR_WUR fr_err frs_db_open(const frs_config *cfg, const frs_queryset *qs, frs_metrics *metrics,
                           frs_db **out, fr_diag *d);
+/* Closes the pool: from now on every borrow fails (FR_ERR_UNAVAILABLE, "server shutting down"),
+ * borrowers waiting for a connection are woken to fail, and close waits (up to 30 s) for every
+ * borrowed connection to come back before it frees anything; a pool still in use after that is
+ * left allocated, with a message on stderr. NULL is a no-op. */
 void frs_db_close(frs_db *db);
 /* Borrows a connection, waiting up to db_wait_ms (FR_ERR_UNAVAILABLE "database busy"); a
  * connection that is not open is (re)connected and its statements prepared
- * (FR_ERR_DB_UNAVAILABLE when PostgreSQL cannot be reached). Give it back with frs_db_return. */
+ * (FR_ERR_DB_UNAVAILABLE when PostgreSQL cannot be reached). Give it back with frs_db_return.
+ * A NULL or closing pool is FR_ERR_UNAVAILABLE ("server shutting down", HTTP 503). */
 FR_WUR fr_err frs_db_borrow(frs_db *db, frs_conn **out, fr_diag *d);
 /* Returns a borrowed connection; an open transaction is rolled back first. NULL is a no-op. */
 void frs_db_return(frs_db *db, frs_conn *c);
@@ -328,13 +333,24 @@ struct frs_server {
     frs_metrics metrics;
     frs_db *db;
     frs_doccache *docs;
-    void *daemon; /* struct MHD_Daemon * */
+    void *daemon;          /* struct MHD_Daemon * */
+    int listen_fd;         /* ours (bound without SO_REUSEPORT); valid only while daemon is */
+    atomic_uint in_flight; /* requests begun and not completed (http.c); stop waits for 0 */
 };
 
 /* Migrates the database, opens the pool and starts listening. srv must be zeroed; cfg is
- * copied. On error everything started is stopped again. */
+ * copied. The address must be free: a port another process listens on is FR_ERR_IO naming the
+ * address and port (no SO_REUSEPORT, so two servers never split one port's requests). On
+ * error everything started is stopped again. */
 FR_WUR fr_err frs_server_start(frs_server *srv, const frs_config *cfg, fr_diag *d);
-/* Stops listening, waits for requests in flight, frees everything. Safe on a zeroed srv. */
+/* Stops accepting (the listening socket is shut down at once: new clients are refused rather
+ * than left waiting in its backlog), ends every connection and joins its thread, waits until every request begun has completed,
+ * and only then closes the pool (which itself waits for borrowed connections) and frees the
+ * rest; whatever is still in use after a bounded wait is left allocated rather than freed under
+ * its user. It calls frs_jobs_stop first (the lease sweeper borrows from the pool; waiting
+ * claims answer at once); call frs_supervisor_stop before it (the local workers hand their jobs
+ * back through this server, and the supervisor revokes their token). Safe on a zeroed srv, and
+ * twice. */
 void frs_server_stop(frs_server *srv);
 
 /* ---------------------------------------------------------------------------------------------

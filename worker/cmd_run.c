@@ -49,7 +49,9 @@ static void print_run_help(void)
            "  --report FILE                   write a JSON report of the run\n"
            "  --cache-url URL                 first download this category's cache from\n"
            "                                  fastrun-server URL (kept beside the cache file)\n"
-           "  --token T                       bearer token for the server (or $FASTRUN_TOKEN)\n"
+           "  --token T                       bearer token for the server; prefer setting\n"
+           "                                  $FASTRUN_TOKEN: a command line is visible to\n"
+           "                                  every user of this machine (ps)\n"
            "  --upload                        send what this run profiled to the server\n");
 }
 
@@ -134,6 +136,8 @@ static int parse(int argc, char **argv, run_args *a)
             break;
         case TOKEN:
             a->remote.token = optarg;
+            fprintf(stderr, "fastrun run: warning: --token is visible to other users of this "
+                            "machine (ps); prefer $FASTRUN_TOKEN\n");
             break;
         case UPLOAD:
             a->remote.upload = true;

@@ -8,8 +8,9 @@
  * registers with its name, host and pool, then claims jobs for its pool or its exact category
  * with a long-poll (no busy loop: the server answers as soon as a job is there, or after S
  * seconds with nothing), and runs each (daemon_job.c). The token comes from --token-file (a
- * container secret), --token, or $FASTRUN_TOKEN; prefer a file or the environment, which `ps`
- * does not show.
+ * container secret), $FASTRUN_TOKEN, or --token. Prefer the first two: a command line is
+ * readable by every user of the machine (ps, /proc/PID/cmdline), so --token works but says so
+ * on stderr.
  *
  * SIGTERM or SIGINT: the operator being measured is finished and uploaded, the job handed back
  * (release: not a failed attempt, another worker continues at once), the worker signs off, and
@@ -31,11 +32,13 @@
 #define RETRY_MAX_S 10
 
 static const char usage[] =
-    "usage: fastrun-worker --server URL [--token T | --token-file FILE] [--pool NAME]\n"
+    "usage: fastrun-worker --server URL [--token-file FILE] [--pool NAME]\n"
     "                      [--threads N] [--name NAME] [--claim-wait S]\n"
     "  --server URL      fastrun-server, e.g. http://127.0.0.1:8080\n"
-    "  --token T         a worker token (default: $FASTRUN_TOKEN, which ps does not show)\n"
-    "  --token-file FILE read the token from FILE (e.g. a container secret)\n"
+    "  --token-file FILE read the worker token from FILE's first line (e.g. a container\n"
+    "                    secret); without it the token comes from $FASTRUN_TOKEN\n"
+    "  --token T         the token on the command line: visible to every user of this\n"
+    "                    machine (ps), so prefer $FASTRUN_TOKEN or --token-file\n"
     "  --pool NAME       the pool whose jobs this worker takes (default: default)\n"
     "  --threads N       threads for every algorithm (part of the category)\n"
     "  --name NAME       this worker's name (default: HOST-PID)\n"
@@ -66,18 +69,22 @@ static bool parse_int(const char *opt, const char *s, long lo, long hi, long *ou
     return true;
 }
 
-/* The first line of path into out. */
+/* The first line of path into out (len bytes), without its line end. An empty first line and
+ * one that does not fit are errors, said on stderr: a truncated token would only be refused. */
 static bool read_token(const char *path, char *out, size_t len)
 {
     FILE *f = fopen(path, "r");
-    if (!f || !fgets(out, (int)len, f)) {
-        fprintf(stderr, "fastrun-worker: --token-file %s: %s\n", path,
-                f ? "empty" : strerror(errno));
-        if (f) fclose(f);
+    const char *problem = !f ? strerror(errno) : !fgets(out, (int)len, f) ? "empty" : NULL;
+    size_t n = problem ? 0 : strcspn(out, "\r\n");
+    if (!problem && n == 0) problem = "the first line is empty";
+    int next = problem || out[n] ? EOF : fgetc(f); /* what follows a line that filled out */
+    if (next != EOF && next != '\n' && next != '\r') problem = "the first line is too long";
+    if (f) fclose(f);
+    if (problem) {
+        fprintf(stderr, "fastrun-worker: --token-file %s: %s\n", path, problem);
         return false;
     }
-    fclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
+    out[n] = '\0';
     return true;
 }
 
@@ -95,6 +102,7 @@ static int parse(int argc, char **argv, frw_daemon *dm)
                                          {"help", no_argument, NULL, HELP},
                                          {NULL, 0, NULL, 0}};
     const char *token = getenv("FASTRUN_TOKEN"), *token_file = NULL;
+    bool token_option = false;
     long v;
     int c;
     dm->pool = "default";
@@ -106,6 +114,9 @@ static int parse(int argc, char **argv, frw_daemon *dm)
             break;
         case TOKEN:
             token = optarg;
+            token_option = true;
+            fprintf(stderr, "fastrun-worker: warning: --token is visible to other users of this "
+                            "machine (ps); prefer $FASTRUN_TOKEN or --token-file FILE\n");
             break;
         case TOKEN_FILE:
             token_file = optarg;
@@ -137,8 +148,22 @@ static int parse(int argc, char **argv, frw_daemon *dm)
                 optind < argc ? "unexpected argument" : "--server URL is required", usage);
         return 2;
     }
+    if (token_option && token_file) {
+        fprintf(stderr, "fastrun-worker: give --token or --token-file, not both\n%s", usage);
+        return 2;
+    }
+    if (token && strlen(token) >= sizeof dm->token) {
+        fprintf(stderr, "fastrun-worker: the token is longer than %zu bytes\n",
+                sizeof dm->token - 1);
+        return 2;
+    }
     snprintf(dm->token, sizeof dm->token, "%s", token ? token : "");
     if (token_file && !read_token(token_file, dm->token, sizeof dm->token)) return 2;
+    if (!dm->token[0]) {
+        fprintf(stderr, "fastrun-worker: a worker token is needed: set $FASTRUN_TOKEN or give "
+                        "--token-file FILE\n");
+        return 2;
+    }
     if (gethostname(dm->host, sizeof dm->host - 1) != 0 || !dm->host[0])
         snprintf(dm->host, sizeof dm->host, "unknown-host");
     if (!dm->name[0]) snprintf(dm->name, sizeof dm->name, "%.100s-%d", dm->host, (int)getpid());

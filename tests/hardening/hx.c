@@ -5,11 +5,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <criterion/criterion.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +59,16 @@ int hx_start(hx *h, const char *const *extra)
 
 void hx_stop(hx *h)
 {
+    if (h->srv.proc.pid > 0) {
+        /* Whatever the test did to it, SIGTERM must end the server cleanly (no crash). */
+        int st = frt_stop(&h->srv.proc, SIGTERM, true, 10000);
+        char tail[2048] = "";
+        frt_tail(h->srv.log, tail, sizeof tail);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "fastrun-server did not stop cleanly (%s %d); its log ends:\n%s",
+                  WIFSIGNALED(st) ? "signal" : "status",
+                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), tail);
+    }
     frt_server_stop(&h->srv);
 }
 

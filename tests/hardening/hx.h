@@ -24,6 +24,7 @@ typedef struct {
 /* Fresh database on the binary's shared cluster, a server with extra arguments (may be NULL),
  * the tokens above. 0 on success. */
 int hx_start(hx *h, const char *const *extra);
+/* Stops the server with SIGTERM, expecting (cr_expect) a clean exit: status 0, no signal. */
 void hx_stop(hx *h);
 
 /* A request with an optional bearer token (the whole header value is "Bearer <token>") and an

@@ -5,9 +5,12 @@
 
 #include "fr_common.h"
 
+#include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 int fx_start(fx *f, const char *const *extra)
 {
@@ -43,6 +46,17 @@ int fx_token(fx *f, const char *role, char *out, size_t len)
 
 void fx_stop(fx *f)
 {
+    if (f->srv.proc.pid > 0) {
+        /* Every test ends with a clean shutdown: a crash while stopping (a request still running
+         * when the pool went away) would otherwise pass unnoticed. */
+        int st = frt_stop(&f->srv.proc, SIGTERM, true, 10000);
+        char tail[2048] = "";
+        frt_tail(f->srv.log, tail, sizeof tail);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "fastrun-server did not stop cleanly (%s %d); its log ends:\n%s",
+                  WIFSIGNALED(st) ? "signal" : "status",
+                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), tail);
+    }
     frt_server_stop(&f->srv);
 }
 

@@ -3,13 +3,19 @@
  * a first machine profiles and uploads; a second run downloads the category (kept beside the
  * local cache, or in $XDG_CACHE_HOME) and uses it instead of the heuristic or profiling; a third
  * run gets 304 and uses its copy; uploading without a token fails with the server's reason.
+ * A token on the command line (--token) works but warns that ps shows it; $FASTRUN_TOKEN does
+ * not warn. fastrun-worker's token options: the same warning, and --token-file's errors.
  */
 #include "fixture.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static fx f;
@@ -69,6 +75,7 @@ Test(fastrun, profile_upload_then_download_and_use)
     cr_assert_eq(fastrun(first, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
     cr_assert(strstr(err, "the server has no results for this category yet"), "%s", err);
     cr_assert(strstr(err, "uploaded 3 operators"), "%s", err);
+    cr_assert(strstr(err, "--token is visible to other users"), "%s", err);
 
     const char *info[] = {"info", "--json", NULL};
     cr_assert_eq(fastrun(info, out, sizeof out, NULL, 0), 0);
@@ -110,6 +117,8 @@ Test(fastrun, profile_upload_then_download_and_use)
     cr_assert_eq(fastrun(third, out, sizeof out, err, sizeof err), 0, "%s", err);
     unsetenv("FASTRUN_TOKEN");
     cr_assert(strstr(err, "nothing was profiled"), "%s", err);
+    cr_assert_null(strstr(err, "visible to other users"), "no warning for $FASTRUN_TOKEN:\n%s",
+                   err);
     cr_assert(strstr(out, "profiled 0 operators"), "%s", out);
     snprintf(copy, sizeof copy, "%s.server.json", local2);
     cr_assert_eq(access(copy, R_OK), 0, "the copy beside the local cache: %s", copy);
@@ -135,4 +144,62 @@ Test(fastrun, unreachable_server_is_reported_not_fatal)
     cr_assert_eq(fastrun(args, out, sizeof out, err, sizeof err), 0, "%s", err);
     cr_assert(strstr(err, "continuing without it"), "%s", err);
     cr_assert(strstr(out, "heuristic"), "%s", out);
+}
+
+/* Runs fastrun-worker with args; its token problems must end it before it contacts the server,
+ * so one still running after 10 s is killed and counts as -1. err receives its output. */
+static int worker(const char *const *args, char *err, size_t errlen)
+{
+    const char *argv[16] = {frt_bin("FASTRUN_WORKER_BIN", "fastrun-worker")};
+    size_t n = 1;
+    for (size_t i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    static int runs;
+    char log[300];
+    snprintf(log, sizeof log, "%s/worker-%d.log", dir, runs++);
+    frt_proc p = {0};
+    cr_assert_eq(frt_spawn(&p, argv, log, NULL), 0);
+    int status = 0, rc = -1;
+    bool timed_out = false;
+    for (int waited = 0; !timed_out && frt_alive(&p, &status); waited += 20) {
+        timed_out = waited >= 10000;
+        if (timed_out) frt_stop(&p, SIGKILL, true, 1000);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!timed_out && WIFEXITED(status)) rc = WEXITSTATUS(status);
+    char *text = frt_read_file(log, NULL);
+    snprintf(err, errlen, "%s", text ? text : "");
+    free(text);
+    return rc;
+}
+
+Test(fastrun, worker_token_options_warn_and_refuse_bad_files)
+{
+    static char err[65536];
+    char empty[300], secret[300];
+    snprintf(empty, sizeof empty, "%s/empty.token", dir);
+    snprintf(secret, sizeof secret, "%s/worker.token", dir);
+    FILE *e = fopen(empty, "w"), *s = fopen(secret, "w");
+    cr_assert(e && s);
+    fputs("\n", e);
+    fprintf(s, "%s\n", f.worker);
+    fclose(e);
+    fclose(s);
+
+    const char *both[] = {"--server", f.srv.url, "--token", f.worker, "--token-file", secret, NULL};
+    cr_assert_eq(worker(both, err, sizeof err), 2, "%s", err);
+    cr_assert(strstr(err, "warning: --token is visible to other users"), "%s", err);
+    cr_assert(strstr(err, "not both"), "%s", err);
+
+    const char *blank[] = {"--server", f.srv.url, "--token-file", empty, NULL};
+    cr_assert_eq(worker(blank, err, sizeof err), 2, "%s", err);
+    cr_assert(strstr(err, "the first line is empty"), "%s", err);
+    cr_assert_null(strstr(err, "visible to other users"), "%s", err);
+
+    const char *none[] = {"--server", f.srv.url, NULL};
+    cr_assert_eq(worker(none, err, sizeof err), 2, "%s", err);
+    cr_assert(strstr(err, "$FASTRUN_TOKEN"), "%s", err);
+    cr_assert(strstr(err, "--token-file"), "%s", err);
 }

@@ -1,13 +1,17 @@
 /*
  * test_startup.c - starting fastrun-server: migrations applied once and recorded, a clear refusal
  * when the database is unreachable or newer than the server, and several servers on one
- * database (stateless: what one stores, the others serve at once).
+ * database (stateless: what one stores, the others serve at once); a second server on a port
+ * already served fails at start naming the address and port, and the first keeps every request.
  */
 #include "fixture.h"
 
 #include "fr_common.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,4 +120,55 @@ Test(startup, two_servers_one_database, .fini = stop_both)
     cr_assert_str_eq(frt_header(&r, "X-Fastrun-Revision", rev, sizeof rev), "2");
     cr_assert(strstr(r.body, "matmul.packed_simd"), "%s", r.body);
     frt_resp_free(&r);
+}
+
+static frt_server first;
+static frt_proc second;
+static char second_dir[256];
+
+static void stop_first(void)
+{
+    if (second.pid > 0) frt_stop(&second, SIGKILL, true, 1000);
+    if (second_dir[0]) frt_rmtree(second_dir);
+    frt_server_stop(&first);
+}
+
+Test(startup, busy_port_is_refused_not_shared, .fini = stop_first)
+{
+    frt_pg pg;
+    char conninfo[256], listen[64], log[300], expect[96], url[128];
+    cr_assert_eq(frt_pg_shared(&pg), 0);
+    cr_assert_eq(frt_pg_fresh_db(&pg, conninfo, sizeof conninfo), 0);
+    cr_assert_eq(frt_server_start(&first, conninfo, NULL), 0);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", first.port);
+    cr_assert_eq(frt_tempdir(second_dir, sizeof second_dir), 0);
+    snprintf(log, sizeof log, "%s/second.log", second_dir);
+    const char *argv[] = {frt_bin("FASTRUN_SERVER_BIN", "fastrun-server"),
+                          "--listen",
+                          listen,
+                          "--database",
+                          conninfo,
+                          NULL};
+    cr_assert_eq(frt_spawn(&second, argv, log, NULL), 0);
+    /* It must end by itself, with an error: one that keeps running shares the port. */
+    int status = 0;
+    for (int waited = 0; frt_alive(&second, &status); waited += 50) {
+        cr_assert_lt(waited, 10000, "a second server runs on %s beside the first", listen);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    char *text = frt_read_file(log, NULL);
+    snprintf(expect, sizeof expect, "cannot listen on %s: Address already in use", listen);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0, "status %d", status);
+    cr_expect(text && strstr(text, expect), "expected '%s' in:\n%s", expect, text ? text : "");
+    free(text);
+    /* The first server still answers every request. */
+    snprintf(url, sizeof url, "%s/readyz", first.url);
+    for (int i = 0; i < 20; i++) {
+        frt_resp r = {0};
+        cr_assert_eq(frt_http("GET", url, NULL, NULL, 0, &r), 0);
+        cr_assert_eq(r.status, 200, "request %d: %ld", i, r.status);
+        frt_resp_free(&r);
+    }
+    cr_assert(frt_alive(&first.proc, NULL), "the first server should still run");
 }
