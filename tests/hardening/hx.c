@@ -59,17 +59,8 @@ int hx_start(hx *h, const char *const *extra)
 
 void hx_stop(hx *h)
 {
-    if (h->srv.proc.pid > 0) {
-        /* Whatever the test did to it, SIGTERM must end the server cleanly (no crash). */
-        int st = frt_stop(&h->srv.proc, SIGTERM, true, 10000);
-        char tail[2048] = "";
-        frt_tail(h->srv.log, tail, sizeof tail);
-        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                  "fastrun-server did not stop cleanly (%s %d); its log ends:\n%s",
-                  WIFSIGNALED(st) ? "signal" : "status",
-                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), tail);
-    }
-    frt_server_stop(&h->srv);
+    char why[2400];
+    cr_expect(frt_server_stop_clean(&h->srv, why, sizeof why), "%s", why);
 }
 
 frt_resp hx_req(hx *h, const char *method, const char *path, const char *token, const char *body,

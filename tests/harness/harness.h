@@ -108,6 +108,10 @@ typedef struct {
 int frt_server_start(frt_server *s, const char *conninfo, const char *const *extra);
 /* SIGTERM, wait, remove its folder. Safe on a zeroed server. */
 void frt_server_stop(frt_server *s);
+/* The same, and says whether the server stopped cleanly: a running server must exit with status
+ * 0 on SIGTERM (a crash while stopping would otherwise pass unnoticed). When it did not, why
+ * (len bytes) says how it ended and holds the end of its log. True for a server not running. */
+bool frt_server_stop_clean(frt_server *s, char *why, size_t len);
 /* `fastrun-server token create --role role --name name --database conninfo` -> token. */
 int frt_token(const char *conninfo, const char *role, const char *name, char *out, size_t len);
 

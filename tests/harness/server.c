@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 int frt_server_start(frt_server *s, const char *conninfo, const char *const *extra)
@@ -54,6 +55,25 @@ void frt_server_stop(frt_server *s)
     if (s->proc.pid > 0) frt_stop(&s->proc, SIGTERM, true, 10000);
     if (s->dir[0]) frt_rmtree(s->dir);
     s->dir[0] = '\0';
+}
+
+bool frt_server_stop_clean(frt_server *s, char *why, size_t len)
+{
+    bool clean = true;
+    if (s->proc.pid > 0) {
+        int st = frt_stop(&s->proc, SIGTERM, true, 10000);
+        clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        if (!clean) {
+            char tail[2048] = "";
+            frt_tail(s->log, tail, sizeof tail);
+            snprintf(why, len, "fastrun-server did not stop cleanly (%s %d); its log ends:\n%s",
+                     WIFSIGNALED(st) ? "signal" : "status",
+                     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), tail);
+        }
+    }
+    if (clean && len) why[0] = '\0';
+    frt_server_stop(s);
+    return clean;
 }
 
 int frt_token(const char *conninfo, const char *role, const char *name, char *out, size_t len)

@@ -35,7 +35,8 @@ void jfx_stop(jfx *f)
 {
     for (size_t i = 0; i < f->nworkers; i++)
         if (f->workers[i].proc.pid > 0) frt_stop(&f->workers[i].proc, SIGKILL, true, 2000);
-    frt_server_stop(&f->srv);
+    char why[2400];
+    cr_expect(frt_server_stop_clean(&f->srv, why, sizeof why), "%s", why);
     if (f->dir[0]) frt_rmtree(f->dir);
     f->dir[0] = '\0';
 }

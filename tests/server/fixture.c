@@ -46,18 +46,8 @@ int fx_token(fx *f, const char *role, char *out, size_t len)
 
 void fx_stop(fx *f)
 {
-    if (f->srv.proc.pid > 0) {
-        /* Every test ends with a clean shutdown: a crash while stopping (a request still running
-         * when the pool went away) would otherwise pass unnoticed. */
-        int st = frt_stop(&f->srv.proc, SIGTERM, true, 10000);
-        char tail[2048] = "";
-        frt_tail(f->srv.log, tail, sizeof tail);
-        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                  "fastrun-server did not stop cleanly (%s %d); its log ends:\n%s",
-                  WIFSIGNALED(st) ? "signal" : "status",
-                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), tail);
-    }
-    frt_server_stop(&f->srv);
+    char why[2400];
+    cr_expect(frt_server_stop_clean(&f->srv, why, sizeof why), "%s", why);
 }
 
 frt_resp fx_req(fx *f, const char *method, const char *path, const char *token, const char *body)
