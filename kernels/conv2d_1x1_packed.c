@@ -7,7 +7,10 @@
  * W[32j .. 32j+31][c] contiguously, the B-panel layout of matmul_gemm.h). Channels fill whole
  * vectors whatever the map size (with pixels in vectors a 7x7 map would waste 15 of 64 columns),
  * and a partial last micro-panel runs a kernel for just its rows. Each finished mr x 32 tile is
- * transposed into the NCHW output. Stride-1 maps of 512 pixels or more take the plain orientation
+ * transposed into the NCHW output. On AVX-512 at stride 1 with k <= 1024 the pixels are not
+ * gathered at all: the kernel broadcasts them from the input planes in place (see inplace_pays),
+ * with 7-row micro-panels where that avoids a latency-bound short last one (49-pixel maps).
+ * Stride-1 maps of 512 pixels or more take the plain orientation
  * instead (see direct_pays): one GEMM of the core per tile, on the operands in place.
  *
  * Weight preprocessing builds the panels once; without it, stride-1 convolutions take the plain
