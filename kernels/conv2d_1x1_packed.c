@@ -7,7 +7,10 @@
  * W[32j .. 32j+31][c] contiguously, the B-panel layout of matmul_gemm.h). Channels fill whole
  * vectors whatever the map size (with pixels in vectors a 7x7 map would waste 15 of 64 columns),
  * and a partial last micro-panel runs a kernel for just its rows. Each finished mr x 32 tile is
- * transposed into the NCHW output. Stride-1 maps of 512 pixels or more take the plain orientation
+ * transposed into the NCHW output. On AVX-512 at stride 1 with k <= 1024 the pixels are not
+ * gathered at all: the kernel broadcasts them from the input planes in place (see inplace_pays),
+ * with 7-row micro-panels where that avoids a latency-bound short last one (49-pixel maps).
+ * Stride-1 maps of 512 pixels or more take the plain orientation
  * instead (see direct_pays): one GEMM of the core per tile, on the operands in place.
  *
  * Weight preprocessing builds the panels once; without it, stride-1 convolutions take the plain
@@ -42,6 +45,8 @@ typedef struct {
     int ktiles, ptiles;   /* tiles per image along each */
     int pblock;           /* micro-panels packed at once */
     bool direct;          /* the plain orientation (see direct_pays) */
+    bool inplace;         /* transposed, pixels read from the input planes, not packed */
+    int mr;               /* pixels per micro-panel (uk->mr, or fewer when in place) */
     int units_m, units_n; /* direct: micro-panels of output channels, 32-pixel panels */
     int mtiles, ntiles;   /* direct: tiles per image along each */
     size_t shared_bytes;  /* the weight panels, in the workspace when not preprocessed */
@@ -115,6 +120,36 @@ static void plan_direct(plan *pl, int t)
     pl->shared_bytes = 0;
 }
 
+/* Transposed orientation with the pixels read in place (stride 1, AVX-512): the kernel
+ * broadcasts each pixel's input from its plane, so nothing is packed. Packing costs a pass over
+ * the input per weight tile (both threads pack every pixel when output channels are split), a
+ * share of the work that grows as k shrinks; reading in place instead costs strided loads,
+ * which lose where many weight panels re-read the same pixels. Measured (ms, min of runs, 2
+ * threads, packed -> in place): l3.1x1c 1024->256 14x14 0.283 -> 0.245, l4.1x1a 1024->512
+ * 0.516 -> 0.496, l4.1x1c 2048->512 7x7 0.284 -> 0.265, l3.1x1b 256->1024 about equal,
+ * l4.1x1b 512->2048 7x7 0.263 -> 0.273; at 1 thread equal or better up to k = 1024. */
+static bool inplace_pays(const frk__conv *cv, const frk__ukernel *uk)
+{
+    return !strided(cv) && uk == &frk__ukernel_avx512 && cv->k <= 1024;
+}
+
+/* Rows per pixel micro-panel when pixels are read in place (any count up to mr works there):
+ * a panel of m rows costs about max(m, 4) cycles per input channel (2m FMAs at two per cycle,
+ * but no less than one FMA latency of 4 cycles), so a 49-pixel map runs as 7 panels of 7 rather
+ * than 6 of 8 and a latency-bound single row. */
+static int rows_per_panel(int pq, int mr)
+{
+    int best = mr, best_cost = 0;
+    for (int m = mr; m >= mr - 2 && m > 0; m--) {
+        const int tail = pq % m, cost = pq / m * m + (tail ? MAX(tail, 4) : 0);
+        if (m == mr || cost < best_cost) {
+            best = m;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
 /* The tiling with the smallest estimated makespan; a function of shape, ISA and thread count
  * only, so workspace() and run() agree. */
 static void make_plan(const fr_op *op, const frk_ctx *ctx, bool preprocessed, plan *pl)
@@ -132,13 +167,15 @@ static void make_plan(const fr_op *op, const frk_ctx *ctx, bool preprocessed, pl
         plan_direct(pl, t);
         return;
     }
+    pl->inplace = inplace_pays(cv, uk);
+    pl->mr = pl->inplace ? rows_per_panel(pl->pq, uk->mr) : uk->mr;
     pl->units_k = CEIL_DIV(cv->k, NR);
-    pl->units_p = CEIL_DIV(pl->pq, uk->mr);
+    pl->units_p = CEIL_DIV(pl->pq, pl->mr);
     pl->ktiles = pl->ptiles = 1;
     for (int kt = 1; kt <= MIN(pl->units_k, 2 * t); kt++) {
         for (int pt = 1; pt <= MIN(pl->units_p, 4 * t); pt++) {
             const double tasks = (double)cv->n * kt * pt;
-            const double px = MIN(pl->pq, CEIL_DIV(pl->units_p, pt) * uk->mr);
+            const double px = MIN(pl->pq, CEIL_DIV(pl->units_p, pt) * pl->mr);
             const double ch = MIN(cv->k, CEIL_DIV(pl->units_k, kt) * NR);
             const double span = (double)CEIL_DIV((long)tasks, t) * task_cost(px, ch, cv->c);
             if (best < 0.0 || span < best * 0.999) {
@@ -264,11 +301,13 @@ static void run_task(const plan *pl, const float *in, const float *wp, float *ou
 {
     const frk__conv *cv = &pl->cv;
     const frk__ukernel *uk = pl->uk;
-    const int mr = uk->mr;
+    const int mr = pl->mr;
+    const size_t plane = (size_t)cv->h * cv->w;
 
     for (int ub = u0; ub < u1; ub += pl->pblock) {
         const int ue = MIN(u1, ub + pl->pblock);
-        pack_pixels(pl, in, ub, ue, ap);
+        const bool inplace = pl->inplace;
+        if (!inplace) pack_pixels(pl, in, ub, ue, ap);
         for (int j = j0; j < j1; j++) {
             const float *panel = wp + (size_t)j * cv->c * NR;
             for (int pc = 0; pc < cv->c; pc += FRK__GEMM_KC) {
@@ -281,12 +320,16 @@ static void run_task(const plan *pl, const float *in, const float *wp, float *ou
                                     : MIN(FRK__GEMM_KC, cv->c - pc - kc);
                 const int lines = kn * NR * (int)sizeof(float) / 64, share = ue - ub;
                 for (int u = ub; u < ue; u++) {
-                    const float *a = ap + (size_t)(u - ub) * cv->c * mr + (size_t)pc * mr;
+                    const float *a = inplace ? in + (size_t)pc * plane + (size_t)u * mr
+                                             : ap + (size_t)(u - ub) * cv->c * mr + (size_t)pc * mr;
                     float *t = acc + (size_t)(u - ub) * mr * NR;
                     for (int l = (u - ub) * lines / share; l < (u - ub + 1) * lines / share; l++)
                         _mm_prefetch(next + (size_t)l * 64, _MM_HINT_T0);
                     const int rows = MIN(mr, pl->pq - u * mr);
-                    if (rows < mr && uk == &frk__ukernel_avx512)
+                    if (inplace)
+                        frk__p1x1_partial_tile(rows, kc, a, (int)plane, panel + (size_t)pc * NR, t,
+                                               pc > 0);
+                    else if (rows < mr && uk == &frk__ukernel_avx512)
                         frk__p1x1_partial_tile(rows, kc, a, mr, panel + (size_t)pc * NR, t, pc > 0);
                     else
                         for (int q = 0; q < NR; q += uk->nr)

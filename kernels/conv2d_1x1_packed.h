@@ -14,10 +14,10 @@
  * Needs AVX2. */
 void frk__transpose8(const float *a, ptrdiff_t lda, float *out, ptrdiff_t ldo);
 
-/* A partial micro-panel (1 <= rows < 8 pixels) against 32 weight columns, AVX-512: the tile
- * loop of matmul_ukernel_avx512.c for just those rows, so a 49-pixel map costs 6 full
- * micro-panels and a 1-row one instead of 7 full ones. a: kc steps of mr packed values (the
- * first rows used); bp: kc rows of FRK__GEMM_NR weights; t: rows x FRK__GEMM_NR, row stride
+/* A micro-panel of 1 <= rows <= 8 pixels against 32 weight columns, AVX-512: the tile loop of
+ * matmul_ukernel_avx512.c for just those rows, so a 49-pixel map costs 6 full micro-panels and a
+ * 1-row one instead of 7 full ones. a: kc steps of rows values, step p at a + p * mr (packed
+ * panels: mr = panel rows; pixels in place: mr = the plane size); bp: kc rows of FRK__GEMM_NR weights; t: rows x FRK__GEMM_NR, row stride
  * FRK__GEMM_NR, set (accumulate false) or added to. Same order of summation as the micro-kernel:
  * one FMA chain from zero per element, then added to t. */
 void frk__p1x1_partial_tile(int rows, int kc, const float *a, int mr, const float *bp, float *t,

@@ -86,8 +86,11 @@ __attribute__((target("avx512f,fma"))) void frk__p1x1_partial_tile(int rows, int
     case 6:
         rows_tile(6, kc, a, mr, bp, t, accumulate);
         break;
-    default:
+    case 7:
         rows_tile(7, kc, a, mr, bp, t, accumulate);
+        break;
+    default:
+        rows_tile(8, kc, a, mr, bp, t, accumulate);
         break;
     }
 }

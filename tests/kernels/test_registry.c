@@ -105,6 +105,9 @@ Test(registry, edge_conv2d, .timeout = 120)
         {"1x1 575 pixels, k=37", conv_op(2, 20, 23, 25, 37, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
         {"1x1 c=300 stride 2x3", conv_op(2, 300, 9, 11, 45, 1, 1, 2, 3, 0, 0, 1, 1, 1)},
         {"1x1 7x7 k=70", conv_op(1, 40, 7, 7, 70, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+        /* gemm_1x1_packed in place: 7-row (5x5) and 6-row (6x11) pixel panels, c past KC. */
+        {"1x1 5x5 c=300 k=33", conv_op(1, 300, 5, 5, 33, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+        {"1x1 6x11 c=300 k=45, batch 2", conv_op(2, 300, 6, 11, 45, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
         {"1x1 stride 2 to 7x7", conv_op(1, 24, 14, 13, 33, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
         {"1x1 grouped", conv_op(1, 8, 6, 6, 12, 1, 1, 1, 1, 0, 0, 1, 1, 2)},
         {"3x3 pad 0, ragged tiles", conv_op(1, 8, 11, 10, 17, 3, 3, 1, 1, 0, 0, 1, 1, 1)},
