@@ -256,7 +256,7 @@ static fr_err try_claim(frs_server *s, const frs__worker *w, json_t **out, fr_di
 fr_err frs_workers_claim(frs_req *r)
 {
     static const char *const allowed[] = {"wait", NULL};
-    int64_t id;
+    int64_t id = 0;
     double wait;
     fr_err e = frs_params_only(r, allowed);
     if (e == FR_ERR_OK) e = frs__path_id(r, 0, "worker id", &id);

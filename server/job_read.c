@@ -54,7 +54,7 @@ static fr_err job_state(frs_server *s, int64_t id, char *state, size_t slen, cha
 fr_err frs_jobs_get(frs_req *r)
 {
     static const char *const allowed[] = {"wait", "require", NULL};
-    int64_t id;
+    int64_t id = 0;
     double wait;
     fr_err e = frs_params_only(r, allowed);
     if (e == FR_ERR_OK) e = frs__path_id(r, 0, "job id", &id);
@@ -193,7 +193,7 @@ fr_err frs_jobs_list(frs_req *r)
 fr_err frs_jobs_cache(frs_req *r)
 {
     static const char *const allowed[] = {"reproducible", "exclude", "max_workspace", NULL};
-    int64_t id;
+    int64_t id = 0;
     fr_err e = frs_params_only(r, allowed);
     if (e == FR_ERR_OK) e = frs__path_id(r, 0, "job id", &id);
     if (e != FR_ERR_OK) return e;

@@ -41,7 +41,7 @@ fr_err frs_tokens_post(frs_req *r)
     if (e != FR_ERR_OK) return e;
 
     char token[80], created[40];
-    int64_t id;
+    int64_t id = 0;
     frs_conn *c;
     e = frs_db_borrow(r->srv->db, &c, &r->diag);
     if (e != FR_ERR_OK) return e;

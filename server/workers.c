@@ -186,7 +186,7 @@ fr_err frs_workers_list(frs_req *r)
 fr_err frs_workers_stop(frs_req *r)
 {
     static const char *const allowed[] = {NULL};
-    int64_t id;
+    int64_t id = 0;
     fr_err e = frs_params_only(r, allowed);
     if (e == FR_ERR_OK) e = frs__path_id(r, 0, "worker id", &id);
     if (e != FR_ERR_OK) return e;
