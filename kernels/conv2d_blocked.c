@@ -107,6 +107,12 @@ void frk__blk_plan(const fr_op *op, const frk_ctx *ctx, frk__blk *b)
      * one after the other on its input while that is in L1 (the stem reads its input once). */
     b->rows_outer =
         b->nchunks == 1 && (double)b->kbn * b->wkb * sizeof(float) <= ROWS_OUTER_BYTES;
+    /* Chunked, with the row blocks dealing evenly to the threads: each thread then reads all the
+     * weights once per row block it owns, as many as when the channel groups are shared out,
+     * but only the input rows it packed itself rather than the whole input (2 threads, 256
+     * channels 28x28 -> 14x14 stride 2: 0.65 -> 0.55 ms). */
+    if (b->nchunks > 1 && ctx->nthreads > 1 && cv->p % (b->rb * ctx->nthreads) == 0)
+        b->rows_outer = true;
     b->xbytes = frk__round64((size_t)cv->n * cv->g * b->cbn * b->xcb * sizeof(float));
     b->wbytes = frk__round64((size_t)cv->g * b->kbn * b->wkb * sizeof(float));
     b->bbytes = frk__round64((size_t)ctx->nthreads * b->tbuf * sizeof(float));
