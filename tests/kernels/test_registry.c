@@ -119,6 +119,7 @@ Test(registry, edge_conv2d, .timeout = 120)
         /* split_reduce's case: a long reduction into a tiny output. */
         {"long reduction, 2x2 map", conv_op(1, 2048, 2, 2, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
         {"long reduction 3x3", conv_op(1, 300, 3, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+        {"3x3 chunked reduction, rows split", conv_op(1, 160, 8, 8, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
         /* direct_blocked: channel-block and output-block tails, tile tails, strides, chunks. */
         {"blocked: 19->37 ch, 3x3 s2, q=23", conv_op(1, 19, 23, 45, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1)},
         {"blocked: 5x5 d2, k=70", conv_op(1, 8, 15, 16, 70, 5, 5, 1, 1, 4, 4, 2, 2, 1)},
