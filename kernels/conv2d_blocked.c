@@ -80,7 +80,10 @@ void frk__blk_plan(const fr_op *op, const frk_ctx *ctx, frk__blk *b)
     b->qtiles = cdiv(cv->q, b->nq);
     b->kgroups = cdiv(b->kbn, b->nk);
     b->lenq = cdiv(cv->w + 2 * cv->pw, cv->sw);
-    b->xrow = (size_t)cv->sw * b->lenq * FRK__BLK_CB;
+    /* Few input channels (the 3-channel stem): 4 floats per packed column, not 16, a quarter of
+     * the packing traffic. */
+    b->cbw = cv->cg <= 4 ? 4 : FRK__BLK_CB;
+    b->xrow = (size_t)cv->sw * b->lenq * b->cbw;
     b->xcb = (size_t)(cv->h + 2 * cv->ph) * b->xrow;
     b->wcb = (size_t)cv->r * cv->s * FRK__BLK_CB * 16;
     b->wkb = (size_t)cv->r * cv->s * cv->cg * 16; /* the last channel block is not padded */
@@ -104,6 +107,12 @@ void frk__blk_plan(const fr_op *op, const frk_ctx *ctx, frk__blk *b)
      * one after the other on its input while that is in L1 (the stem reads its input once). */
     b->rows_outer =
         b->nchunks == 1 && (double)b->kbn * b->wkb * sizeof(float) <= ROWS_OUTER_BYTES;
+    /* Chunked, with the row blocks dealing evenly to the threads: each thread then reads all the
+     * weights once per row block it owns, as many as when the channel groups are shared out,
+     * but only the input rows it packed itself rather than the whole input (2 threads, 256
+     * channels 28x28 -> 14x14 stride 2: 0.65 -> 0.55 ms). */
+    if (b->nchunks > 1 && ctx->nthreads > 1 && cv->p % (b->rb * ctx->nthreads) == 0)
+        b->rows_outer = true;
     b->xbytes = frk__round64((size_t)cv->n * cv->g * b->cbn * b->xcb * sizeof(float));
     b->wbytes = frk__round64((size_t)cv->g * b->kbn * b->wkb * sizeof(float));
     b->bbytes = frk__round64((size_t)ctx->nthreads * b->tbuf * sizeof(float));
@@ -237,7 +246,7 @@ static void run_task(const frk__blk *b, const float *xin, const float *wp, float
                           (size_t)oh * cv->q;
             for (int q0 = 0; q0 < cv->q; q0 += b->nq) {
                 int nq = cv->q - q0 < b->nq ? cv->q - q0 : b->nq;
-                t.x = xrow + (size_t)q0 * FRK__BLK_CB;
+                t.x = xrow + (size_t)q0 * b->cbw;
                 t.dst = drow + q0;
                 t.buf = buf + ((size_t)(oh - oh0) * cv->q + q0) * b->nk * 16;
                 frk__blk_tile_avx512(b, &t, nk, nq);

@@ -4,10 +4,11 @@
  * the AVX-512 micro-kernels.
  *
  * Layouts, all in floats, 16 channels per vector ("CB" = 16):
- *   packed input  [n][g][cb][ih][phase][col][16]  ih: padded rows (0..h+2ph), phase f of a padded
+ *   packed input  [n][g][cb][ih][phase][col][cbw]  ih: padded rows (0..h+2ph), phase f of a padded
  *                 row holds padded columns f, f+sw, ... (col = padded column / sw), so output
- *                 columns q0, q0+1, ... under one kernel column read consecutive 16-float
+ *                 columns q0, q0+1, ... under one kernel column read consecutive cbw-float
  *                 vectors at any stride; padding is stored as zeros, so no bounds tests.
+ *                 cbw = 16 floats per column, 4 when a group has at most 4 input channels.
  *   weights       [g][kb][cb][i][j][cw][k16]  kb: blocks of 16 output channels of the group,
  *                 zero past kg; cw: the channels of block cb (16, fewer in the group's last
  *                 block, so a 3-channel stem reads no padding); what preprocess() stores (wp=1).
@@ -35,6 +36,7 @@ typedef struct {
     int rb, rblocks;   /* output rows per task, row blocks per (n, g, kgroup) */
     bool rows_outer;   /* task order (n, g, row block, kgroup), else (n, g, kgroup, row block) */
     int lenq;          /* packed columns per phase row */
+    int cbw;           /* floats per packed column: 16, or 4 when cg <= 4 */
     size_t xrow, xcb;  /* floats per packed padded row, per (n, g, cb) */
     size_t wcb, wkb;   /* weight floats per (kb, full cb), per kb */
     size_t tbuf;       /* floats of one thread's partial-sum buffer (0 when nchunks == 1) */

@@ -66,7 +66,8 @@ INLINE512 void store_nchw(const frk__blk *b, const frk__blk_tile *t, __m512 acc[
     }
 }
 
-INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, const int NQ)
+INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, const int NQ,
+                    const int CBW)
 {
     const frk__conv *cv = &b->cv;
     __m512 acc[3][14]; /* fixed size (not a VLA) so it can live in registers */
@@ -85,7 +86,7 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
         for (int i = 0; i < cv->r; i++, xr += xdrow) {
             int phase = 0, shift = 0;
             for (int j = 0; j < cv->s; j++, w += cvalid * 16) {
-                const float *xp = xr + ((size_t)phase * b->lenq + shift) * FRK__BLK_CB;
+                const float *xp = xr + ((size_t)phase * b->lenq + shift) * CBW;
                 for (int c = 0; c < cvalid; c++) {
                     __m512 wv[3];
 #pragma GCC unroll 3
@@ -93,7 +94,7 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
                         wv[v] = _mm512_load_ps(w + v * wkb + c * 16);
 #pragma GCC unroll 14
                     for (int q = 0; q < NQ; q++) {
-                        __m512 xb = _mm512_set1_ps(xp[q * FRK__BLK_CB + c]);
+                        __m512 xb = _mm512_set1_ps(xp[q * CBW + c]);
 #pragma GCC unroll 3
                         for (int v = 0; v < NK; v++)
                             acc[v][q] = _mm512_fmadd_ps(wv[v], xb, acc[v][q]);
@@ -122,7 +123,11 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
 #define INST(NK, NQ)                                                                               \
     static T512 void tile_##NK##_##NQ(const frk__blk *b, const frk__blk_tile *t)                  \
     {                                                                                              \
-        tile(b, t, NK, NQ);                                                                             \
+        tile(b, t, NK, NQ, FRK__BLK_CB);                                                           \
+    }                                                                                              \
+    static T512 void tile4_##NK##_##NQ(const frk__blk *b, const frk__blk_tile *t)                 \
+    {                                                                                              \
+        tile(b, t, NK, NQ, 4);                                                                     \
     }
 #define INST7(NK) INST(NK, 1) INST(NK, 2) INST(NK, 3) INST(NK, 4) INST(NK, 5) INST(NK, 6) INST(NK, 7)
 #define INST9(NK) INST7(NK) INST(NK, 8) INST(NK, 9)
@@ -136,12 +141,14 @@ T512 void frk__blk_pack_row_avx512(const frk__blk *b, const float *in, size_t pl
 {
     const frk__conv *cv = &b->cv;
     int wpad = cv->w + 2 * cv->pw;
+    /* The first b->cbw lanes of a vector are a packed column (16-float aligned when 16). */
+    const __mmask16 lanes = (__mmask16)((1u << b->cbw) - 1);
     /* Padding columns: left, then right. */
     for (int pc = 0; pc < wpad; pc++) {
         if (pc == cv->pw) pc += cv->w;
         if (pc >= wpad) break;
-        _mm512_store_ps(out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * FRK__BLK_CB,
-                        _mm512_setzero_ps());
+        _mm512_mask_storeu_ps(out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * b->cbw,
+                              lanes, _mm512_setzero_ps());
     }
     for (int w0 = 0; w0 < cv->w; w0 += 16) {
         int cols = cv->w - w0 < 16 ? cv->w - w0 : 16;
@@ -153,8 +160,8 @@ T512 void frk__blk_pack_row_avx512(const frk__blk *b, const float *in, size_t pl
         transpose16(r);
         for (int j = 0; j < cols; j++) {
             int pc = cv->pw + w0 + j;
-            _mm512_store_ps(out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * FRK__BLK_CB,
-                            r[j]);
+            _mm512_mask_storeu_ps(
+                out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * b->cbw, lanes, r[j]);
         }
     }
 }
@@ -182,20 +189,19 @@ T512 void frk__blk_wpack_avx512(const frk__blk *b, const float *wei, int g, int 
 }
 
 typedef void (*tile_fn)(const frk__blk *, const frk__blk_tile *);
-#define ROW7(NK)                                                                                   \
-    tile_##NK##_1, tile_##NK##_2, tile_##NK##_3, tile_##NK##_4, tile_##NK##_5, tile_##NK##_6,      \
-        tile_##NK##_7
-#define ROW9(NK) ROW7(NK), tile_##NK##_8, tile_##NK##_9
-#define ROW14(NK) ROW9(NK), tile_##NK##_10, tile_##NK##_11, tile_##NK##_12, tile_##NK##_13, tile_##NK##_14
+#define ROW7(P, NK)                                                                                \
+    P##NK##_1, P##NK##_2, P##NK##_3, P##NK##_4, P##NK##_5, P##NK##_6, P##NK##_7
+#define ROW9(P, NK) ROW7(P, NK), P##NK##_8, P##NK##_9
+#define ROW14(P, NK) ROW9(P, NK), P##NK##_10, P##NK##_11, P##NK##_12, P##NK##_13, P##NK##_14
 
-/* [nk-1][nq-1]; NULL where nk*nq would not fit the registers (a plan never asks for those). */
-static const tile_fn tiles[FRK__BLK_NK_MAX][FRK__BLK_NQ_MAX] = {
-    {ROW14(1)},
-    {ROW14(2)},
-    {ROW9(3)},
+/* [narrow][nk-1][nq-1], narrow: 4 floats per packed column (b->cbw == 4), else 16; NULL where
+ * nk*nq would not fit the registers (a plan never asks for those). */
+static const tile_fn tiles[2][FRK__BLK_NK_MAX][FRK__BLK_NQ_MAX] = {
+    {{ROW14(tile_, 1)}, {ROW14(tile_, 2)}, {ROW9(tile_, 3)}},
+    {{ROW14(tile4_, 1)}, {ROW14(tile4_, 2)}, {ROW9(tile4_, 3)}},
 };
 
 T512 void frk__blk_tile_avx512(const frk__blk *b, const frk__blk_tile *t, int nk, int nq)
 {
-    tiles[nk - 1][nq - 1](b, t);
+    tiles[b->cbw == 4][nk - 1][nq - 1](b, t);
 }

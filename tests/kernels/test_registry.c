@@ -95,6 +95,7 @@ Test(registry, edge_conv2d, .timeout = 120)
         {"batch 3", conv_op(3, 4, 9, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
         {"stride 2x3", conv_op(1, 4, 15, 16, 6, 3, 3, 2, 3, 1, 1, 1, 1, 1)},
         {"stride 3, 7x7", conv_op(1, 3, 23, 29, 8, 7, 7, 3, 3, 3, 3, 1, 1, 1)},
+        {"stem-like 3->20 7x7 s2 p3", conv_op(1, 3, 21, 37, 20, 7, 7, 2, 2, 3, 3, 1, 1, 1)},
         {"rectangular 1x7", conv_op(1, 5, 9, 20, 7, 1, 7, 1, 1, 0, 3, 1, 1, 1)},
         {"rectangular 5x2", conv_op(1, 4, 12, 9, 3, 5, 2, 1, 1, 2, 0, 1, 1, 1)},
         {"1x1 stride 2 (subsampled GEMM)", conv_op(2, 16, 14, 13, 20, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
@@ -121,6 +122,7 @@ Test(registry, edge_conv2d, .timeout = 120)
         /* split_reduce's case: a long reduction into a tiny output. */
         {"long reduction, 2x2 map", conv_op(1, 2048, 2, 2, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
         {"long reduction 3x3", conv_op(1, 300, 3, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+        {"3x3 chunked reduction, rows split", conv_op(1, 160, 8, 8, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
         /* direct_blocked: channel-block and output-block tails, tile tails, strides, chunks. */
         {"blocked: 19->37 ch, 3x3 s2, q=23", conv_op(1, 19, 23, 45, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1)},
         {"blocked: 5x5 d2, k=70", conv_op(1, 8, 15, 16, 70, 5, 5, 1, 1, 4, 4, 2, 2, 1)},
