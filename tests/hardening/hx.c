@@ -82,7 +82,7 @@ frt_resp hx_req(hx *h, const char *method, const char *path, const char *token, 
 
 const char *hx_error_code(const char *body)
 {
-    static char code[64];
+    static _Thread_local char code[64]; /* per thread: the load tests call this from many */
     json_t *j = body ? json_loads(body, 0, NULL) : NULL;
     json_t *e = json_object_get(j, "error");
     const char *c = json_string_value(json_object_get(e, "code"));

@@ -32,7 +32,7 @@ void hx_stop(hx *h);
 frt_resp hx_req(hx *h, const char *method, const char *path, const char *token, const char *body,
                 size_t len);
 /* The "error"."code" of an error body, or "" when the body is not the error shape
- * {"error":{"code":s,"message":s,"detail":s}} (static buffer). */
+ * {"error":{"code":s,"message":s,"detail":s}} (a buffer per thread, valid until its next call). */
 const char *hx_error_code(const char *body);
 /* "table=rows,...;revision=N" over every table of the public schema plus the sum of the
  * categories' revisions: equal before and after means nothing was stored. */
