@@ -10,10 +10,6 @@
 
 #include "matmul_gemm.h"
 
-/* Transposes the 8x8 block at a (row stride lda) into out (row stride ldo): out[i][r] = a[r][i].
- * Needs AVX2. */
-void frk__transpose8(const float *a, ptrdiff_t lda, float *out, ptrdiff_t ldo);
-
 /* A micro-panel of 1 <= rows <= 8 pixels against 32 weight columns, AVX-512: the tile loop of
  * matmul_ukernel_avx512.c for just those rows, so a 49-pixel map costs 6 full micro-panels and a
  * 1-row one instead of 7 full ones. a: kc steps of rows values, step p at a + p * mr (packed

@@ -1,6 +1,7 @@
 /*
- * conv2d_1x1_packed_simd.c - the SIMD helpers of conv2d.gemm_1x1_packed (conv2d_1x1_packed.h):
- * an 8x8 transpose (AVX2) and the AVX-512 kernel for partial pixel micro-panels. Compiled with
+ * conv2d_1x1_packed_simd.c - the SIMD helper of conv2d.gemm_1x1_packed (conv2d_1x1_packed.h):
+ * the AVX-512 kernel for partial pixel micro-panels (its 8x8 transpose is the GEMM core's,
+ * frk__transpose8 in matmul_gemm.h). Compiled with
  * target attributes, not global -m flags; reached only when ctx->isa allows.
  */
 #include <immintrin.h>
@@ -8,28 +9,6 @@
 #include "conv2d_1x1_packed.h"
 
 #define NR FRK__GEMM_NR
-
-__attribute__((target("avx2"))) void frk__transpose8(const float *a, ptrdiff_t lda, float *out,
-                                                     ptrdiff_t ldo)
-{
-    __m256 r[8], t[8], u[8];
-    for (int i = 0; i < 8; i++)
-        r[i] = _mm256_loadu_ps(a + i * lda);
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        _mm256_storeu_ps(out + i * ldo, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-        _mm256_storeu_ps(out + (i + 4) * ldo, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-    }
-}
 
 /* The tile loop of matmul_ukernel_avx512.c for a constant number of rows. */
 __attribute__((target("avx512f,fma"), always_inline)) static inline void

@@ -77,6 +77,10 @@ size_t frk__gemm_ws_bytes(const frk__ukernel *uk, int m, int n, int k, bool b_pa
 /* Computes g on the calling thread. ws: frk__gemm_ws_bytes() bytes, 64-byte aligned. */
 void frk__gemm_serial(const frk__ukernel *uk, const frk__gemm *g, float *ws);
 
+/* Transposes the 8x8 block at a (row stride lda) into out (row stride ldo): out[i][r] = a[r][i].
+ * Needs AVX2 (matmul_ukernel_avx512.c, where the A packer uses it). */
+void frk__transpose8(const float *a, ptrdiff_t lda, float *out, ptrdiff_t ldo);
+
 /* The portable A packer (any mr). */
 void frk__gemm_pack_a(int m, int k, const float *a, ptrdiff_t lda, int mr, float *ap);
 

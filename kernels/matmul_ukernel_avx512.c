@@ -66,9 +66,9 @@ __attribute__((target("avx512f,fma"))) static void ukernel_rows(int kc, const fl
     tile(kc, a, lda, 1, bp, ldb, c, ldc, accumulate);
 }
 
-/* Transposes an 8x8 block: rows r[0..7] (8 values of k each) become 8 vectors of the 8 rows'
- * values at one k, stored contiguously at out. */
-__attribute__((target("avx2"))) static void transpose8x8(const float *a, ptrdiff_t lda, float *out)
+/* Shared with conv2d.gemm_1x1_packed (declared in matmul_gemm.h). */
+__attribute__((target("avx2"))) void frk__transpose8(const float *a, ptrdiff_t lda, float *out,
+                                                     ptrdiff_t ldo)
 {
     __m256 r[8], t[8], u[8];
     for (int i = 0; i < 8; i++)
@@ -84,8 +84,8 @@ __attribute__((target("avx2"))) static void transpose8x8(const float *a, ptrdiff
         u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
     for (int i = 0; i < 4; i++) {
-        _mm256_storeu_ps(out + 8 * i, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-        _mm256_storeu_ps(out + 8 * (i + 4), _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+        _mm256_storeu_ps(out + i * ldo, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(out + (i + 4) * ldo, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
     }
 }
 
@@ -99,7 +99,7 @@ __attribute__((target("avx2"))) static void pack_a_avx512(int m, int k, const fl
         const float *rows = a + (ptrdiff_t)i * lda;
         float *panel = ap + (ptrdiff_t)i * k;
         for (int p = 0; p < full_k; p += 8)
-            transpose8x8(rows + p, lda, panel + p * MR);
+            frk__transpose8(rows + p, lda, panel + p * MR, MR);
         for (int p = full_k; p < k; p++)
             for (int r = 0; r < MR; r++)
                 panel[p * MR + r] = rows[r * lda + p];

@@ -6,11 +6,23 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+static void mark(const char **names, size_t *count, const char *name)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (strcmp(names[i], name) == 0) return;
+    if (*count < SWEEP_MAX_ALGOS) names[(*count)++] = name;
+}
+
 static void mark_seen(sweep_seen *seen, const char *name)
 {
-    for (size_t i = 0; i < seen->count; i++)
-        if (strcmp(seen->names[i], name) == 0) return;
-    if (seen->count < SWEEP_MAX_ALGOS) seen->names[seen->count++] = name;
+    mark(seen->names, &seen->count, name);
+}
+
+static bool listed(const char *const *names, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(names[i], name) == 0) return true;
+    return false;
 }
 
 static void check_one(const frk_verify_ref *vr, const frk_algo *a, const frk_ctx *ctx, bool pre,
@@ -46,6 +58,11 @@ void sweep_op(const fr_op *op, const char *label, sweep_mode mode, const frk_alg
     for (size_t i = 0; i < n; i++) {
         const frk_algo *a = table[i];
         if ((a->attrs & FR_ATTR_NAIVE) || a == ref) continue;
+        /* applicable() is a predicate on the shape and ctx: asking it about a higher ISA level
+         * runs none of that level's code. */
+        frk_ctx above = {.nthreads = 2, .isa = FRK_ISA_AVX512};
+        if (base.isa < FRK_ISA_AVX512 && a->applicable(op, &above) && !a->applicable(op, &base))
+            mark(seen->beyond, &seen->nbeyond, a->name);
         for (int threads = 1; threads <= 2; threads++) {
             if (mode == SWEEP_QUICK && threads == 1) continue;
             for (int isa = (int)base.isa; isa >= FRK_ISA_SCALAR; isa--) {
@@ -65,11 +82,14 @@ void sweep_expect_all_seen(fr_op_kind kind, const sweep_seen *seen)
     const frk_algo *const *table = frk_algos(kind, &n);
     for (size_t i = 0; i < n; i++) {
         if (table[i]->attrs & FR_ATTR_NAIVE) continue;
-        bool found = false;
-        for (size_t j = 0; j < seen->count; j++)
-            found |= strcmp(seen->names[j], table[i]->name) == 0;
-        cr_expect(found, "%s was never applicable to any test shape, so it went unverified",
-                  table[i]->name);
+        const char *name = table[i]->name;
+        bool found = listed(seen->names, seen->count, name);
+        if (!found && listed(seen->beyond, seen->nbeyond, name)) {
+            cr_log_info("%s applies only at an ISA level this CPU (%s) lacks: not verified here",
+                        name, frk_isa_name(frk_isa_detect()));
+            continue;
+        }
+        cr_expect(found, "%s was never applicable to any test shape, so it went unverified", name);
     }
 }
 
