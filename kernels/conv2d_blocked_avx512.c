@@ -13,37 +13,11 @@
 #include <immintrin.h>
 
 #include "conv2d_blocked.h"
+#include "simd_avx512.h"
 
-#define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define T512 FRK__T512
 #define INLINE512                                                                                  \
     static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
-
-/* Transposes 16 rows of 16 floats (r[i][j]: channel i, column j) in place into 16 columns
- * (r[j][i]): 4x4 transposes inside 128-bit lanes, then a 4x4 transpose of the lanes. */
-INLINE512 void transpose16(__m512 r[16])
-{
-    __m512 s[4][4]; /* s[g][m]: lane k holds channels 4g..4g+3 of column 4k+m */
-    for (int g = 0; g < 4; g++) {
-        __m512 t0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]);
-        __m512 t1 = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
-        __m512 t2 = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
-        __m512 t3 = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
-        s[g][0] = _mm512_shuffle_ps(t0, t2, 0x44);
-        s[g][1] = _mm512_shuffle_ps(t0, t2, 0xEE);
-        s[g][2] = _mm512_shuffle_ps(t1, t3, 0x44);
-        s[g][3] = _mm512_shuffle_ps(t1, t3, 0xEE);
-    }
-    for (int m = 0; m < 4; m++) {
-        __m512 x0 = _mm512_shuffle_f32x4(s[0][m], s[1][m], 0x44);
-        __m512 x1 = _mm512_shuffle_f32x4(s[0][m], s[1][m], 0xEE);
-        __m512 x2 = _mm512_shuffle_f32x4(s[2][m], s[3][m], 0x44);
-        __m512 x3 = _mm512_shuffle_f32x4(s[2][m], s[3][m], 0xEE);
-        r[m] = _mm512_shuffle_f32x4(x0, x2, 0x88);
-        r[4 + m] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
-        r[8 + m] = _mm512_shuffle_f32x4(x1, x3, 0x88);
-        r[12 + m] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
-    }
-}
 
 /* Writes acc (16 channels per vector, one vector per column) to NCHW rows: a register
  * transpose per 16 channels, then one masked store of NQ columns per channel. */
@@ -58,7 +32,7 @@ INLINE512 void store_nchw(const frk__blk *b, const frk__blk_tile *t, __m512 acc[
 #pragma GCC unroll 16
         for (int j = 0; j < 16; j++)
             r[j] = j < NQ ? acc[v][j < NQ ? j : 0] : _mm512_setzero_ps();
-        transpose16(r);
+        frk__transpose16(r);
         int kn = t->kvalid - 16 * v;
         if (kn > 16) kn = 16;
         for (int kk = 0; kk < kn; kk++)
@@ -121,15 +95,16 @@ INLINE512 void tile(const frk__blk *b, const frk__blk_tile *t, const int NK, con
 }
 
 #define INST(NK, NQ)                                                                               \
-    static T512 void tile_##NK##_##NQ(const frk__blk *b, const frk__blk_tile *t)                  \
+    static T512 void tile_##NK##_##NQ(const frk__blk *b, const frk__blk_tile *t)                   \
     {                                                                                              \
         tile(b, t, NK, NQ, FRK__BLK_CB);                                                           \
     }                                                                                              \
-    static T512 void tile4_##NK##_##NQ(const frk__blk *b, const frk__blk_tile *t)                 \
+    static T512 void tile4_##NK##_##NQ(const frk__blk *b, const frk__blk_tile *t)                  \
     {                                                                                              \
         tile(b, t, NK, NQ, 4);                                                                     \
     }
-#define INST7(NK) INST(NK, 1) INST(NK, 2) INST(NK, 3) INST(NK, 4) INST(NK, 5) INST(NK, 6) INST(NK, 7)
+#define INST7(NK)                                                                                  \
+    INST(NK, 1) INST(NK, 2) INST(NK, 3) INST(NK, 4) INST(NK, 5) INST(NK, 6) INST(NK, 7)
 #define INST9(NK) INST7(NK) INST(NK, 8) INST(NK, 9)
 #define INST14(NK) INST9(NK) INST(NK, 10) INST(NK, 11) INST(NK, 12) INST(NK, 13) INST(NK, 14)
 INST14(1)
@@ -147,8 +122,8 @@ T512 void frk__blk_pack_row_avx512(const frk__blk *b, const float *in, size_t pl
     for (int pc = 0; pc < wpad; pc++) {
         if (pc == cv->pw) pc += cv->w;
         if (pc >= wpad) break;
-        _mm512_mask_storeu_ps(out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * b->cbw,
-                              lanes, _mm512_setzero_ps());
+        _mm512_mask_storeu_ps(out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * b->cbw, lanes,
+                              _mm512_setzero_ps());
     }
     for (int w0 = 0; w0 < cv->w; w0 += 16) {
         int cols = cv->w - w0 < 16 ? cv->w - w0 : 16;
@@ -157,11 +132,11 @@ T512 void frk__blk_pack_row_avx512(const frk__blk *b, const float *in, size_t pl
         for (int c = 0; c < 16; c++)
             r[c] = c < cvalid ? _mm512_maskz_loadu_ps(m, in + (size_t)c * plane + w0)
                               : _mm512_setzero_ps();
-        transpose16(r);
+        frk__transpose16(r);
         for (int j = 0; j < cols; j++) {
             int pc = cv->pw + w0 + j;
-            _mm512_mask_storeu_ps(
-                out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * b->cbw, lanes, r[j]);
+            _mm512_mask_storeu_ps(out + ((size_t)(pc % cv->sw) * b->lenq + pc / cv->sw) * b->cbw,
+                                  lanes, r[j]);
         }
     }
 }
@@ -174,23 +149,23 @@ T512 void frk__blk_wpack_avx512(const frk__blk *b, const float *wei, int g, int 
     const __mmask16 m = (__mmask16)((1u << kn) - 1);
     /* Lane kk reads output channel kb*16 + kk: kstride floats apart (fits an int32 index: the
      * weights of a group are below FR_MAX_TENSOR_BYTES). */
-    const __m512i idx = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32((int)kstride));
+    const __m512i idx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32((int)kstride));
     const float *base = wei + ((size_t)g * cv->kg + (size_t)kb * 16) * kstride;
     for (int cb = 0; cb < b->cbn; cb++) {
         int cw = cv->cg - cb * FRK__BLK_CB < FRK__BLK_CB ? cv->cg - cb * FRK__BLK_CB : FRK__BLK_CB;
         for (size_t e = 0; e < rs; e++)
             for (int c = 0; c < cw; c++, out += 16) {
                 const float *from = base + (size_t)(cb * FRK__BLK_CB + c) * rs + e;
-                _mm512_store_ps(out, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, from, 4));
+                _mm512_store_ps(out,
+                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, from, 4));
             }
     }
 }
 
 typedef void (*tile_fn)(const frk__blk *, const frk__blk_tile *);
-#define ROW7(P, NK)                                                                                \
-    P##NK##_1, P##NK##_2, P##NK##_3, P##NK##_4, P##NK##_5, P##NK##_6, P##NK##_7
+#define ROW7(P, NK) P##NK##_1, P##NK##_2, P##NK##_3, P##NK##_4, P##NK##_5, P##NK##_6, P##NK##_7
 #define ROW9(P, NK) ROW7(P, NK), P##NK##_8, P##NK##_9
 #define ROW14(P, NK) ROW9(P, NK), P##NK##_10, P##NK##_11, P##NK##_12, P##NK##_13, P##NK##_14
 

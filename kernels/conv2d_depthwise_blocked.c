@@ -27,9 +27,10 @@
 
 #include "algos.h"
 #include "conv2d_util.h"
+#include "simd_avx512.h"
 
 #define CB 16 /* channels per block: one zmm */
-#define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define T512 FRK__T512
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -83,35 +84,6 @@ static size_t dwb_workspace(const fr_op *op, const frk_ctx *ctx)
     return (size_t)ctx->nthreads * g.bytes;
 }
 
-/* In-place 16x16 transpose: r[i] lane j becomes r[j] lane i. Four rounds of 16 shuffles. */
-T512 static inline void transpose16(__m512 r[16])
-{
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    /* u[4i+m], 128-bit lane k: column 4k+m of rows 4i..4i+3. */
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int m = 0; m < 4; m++) {
-        __m512 a = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x44);
-        __m512 b = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xEE);
-        __m512 c = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x44);
-        __m512 d = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xEE);
-        t[m] = _mm512_shuffle_f32x4(a, c, 0x88);
-        t[4 + m] = _mm512_shuffle_f32x4(a, c, 0xDD);
-        t[8 + m] = _mm512_shuffle_f32x4(b, d, 0x88);
-        t[12 + m] = _mm512_shuffle_f32x4(b, d, 0xDD);
-    }
-    for (int i = 0; i < 16; i++)
-        r[i] = t[i];
-}
-
 /* Writes padded input row y of channels [c0, c0 + cc) of one image (src: its first channel's
  * plane) into the tile, zeros where the row or a column lies in the padding. */
 T512 static void put_row(const frk__conv *cv, const dwb_geom *g, const float *src, int cc, int y,
@@ -145,7 +117,7 @@ T512 static void put_row(const frk__conv *cv, const dwb_geom *g, const float *sr
         }
         for (int c = cc; c < 16; c++)
             v[c] = _mm512_setzero_ps();
-        transpose16(v);
+        frk__transpose16(v);
         const int n = MIN(16, g->wx - x0);
         if (cv->sw == 1) {
             for (int l = 0; l < n; l++)
@@ -180,7 +152,7 @@ T512 static void block16(const frk__conv *cv, const dwb_geom *g, const float *ti
         for (int l = 0; l < 16; l++)
             acc[l] = _mm512_fmadd_ps(wv, _mm512_load_ps(p + l * CB), acc[l]);
     }
-    transpose16(acc); /* acc[c] lane l: channel c of virtual pixel f0 + l */
+    frk__transpose16(acc); /* acc[c] lane l: channel c of virtual pixel f0 + l */
     const size_t plane = (size_t)cv->p * cv->q;
     for (int l = 0; l < 16;) {
         const int f = f0 + l, oh = f / g->v, ow = f % g->v;
