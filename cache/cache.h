@@ -148,6 +148,14 @@ typedef enum {
 } frc_lookup_status;
 frc_lookup_status frc_lookup(const frc_category *cat, const char *key, const frc_policy *pol,
                              const frc_result **out);
+/* Where a reader takes an algorithm's attributes from (the runner: its kernel registry, never
+ * the file). Returns false for an algorithm the reader does not know; else sets *attrs. */
+typedef bool (*frc_attrs_fn)(void *ctx, const char *algorithm, unsigned *attrs);
+/* frc_lookup with each result's attributes replaced by attrs_of's answer; results it does not
+ * know are skipped and counted in *nunknown (may be NULL). *out points into cat (borrowed). */
+frc_lookup_status frc_lookup_with(const frc_category *cat, const char *key, const frc_policy *pol,
+                                  frc_attrs_fn attrs_of, void *ctx, const frc_result **out,
+                                  size_t *nunknown);
 /* A copy of doc keeping, in every entry, only results the policy accepts (and entries left
  * non-empty). Failures are dropped. */
 FR_WUR fr_err frc_doc_filter(const frc_doc *doc, const frc_policy *pol, frc_doc *out);

@@ -35,6 +35,38 @@ frc_lookup_status frc_lookup(const frc_category *cat, const char *key, const frc
     return FRC_HIT;
 }
 
+frc_lookup_status frc_lookup_with(const frc_category *cat, const char *key, const frc_policy *pol,
+                                  frc_attrs_fn attrs_of, void *ctx, const frc_result **out,
+                                  size_t *nunknown)
+{
+    /* Shallow copies carrying the reader's attributes, so that both the policy and the
+     * REPRODUCIBLE-first tie rule see them; idx maps a copy back to the result in cat. */
+    frc_result view[FRC_MAX_RESULTS_PER_ENTRY];
+    const frc_result *accepted[FRC_MAX_RESULTS_PER_ENTRY];
+    size_t idx[FRC_MAX_RESULTS_PER_ENTRY];
+    size_t n = 0, unknown = 0;
+    if (out) *out = NULL;
+    if (nunknown) *nunknown = 0;
+    const frc_entry *ent = frc_category_find(cat, key);
+    if (!ent) return FRC_MISS;
+    for (size_t i = 0; i < ent->nresults && n < FRC_MAX_RESULTS_PER_ENTRY; i++) {
+        unsigned attrs = 0;
+        if (!attrs_of(ctx, ent->results[i].algorithm, &attrs)) {
+            unknown++;
+            continue;
+        }
+        view[n] = ent->results[i];
+        view[n].attrs = attrs;
+        if (!frc_policy_accepts(pol, &view[n])) continue;
+        accepted[n] = &view[n];
+        idx[n++] = i;
+    }
+    if (nunknown) *nunknown = unknown;
+    if (n == 0) return FRC_NONE_ACCEPTED;
+    if (out) *out = &ent->results[idx[frc__pick_first(accepted, n)]];
+    return FRC_HIT;
+}
+
 /* Copies into out the accepted results of in, ranked; out->nresults may end up 0. */
 static fr_err filter_entry(const frc_entry *in, const frc_policy *pol, frc_entry *out)
 {

@@ -8,7 +8,8 @@
  *
  * Policy of a run: REPRODUCIBLE required with --reproducible, NAIVE forbidden unless --full-run,
  * and the workspace limit. Profiling itself always measures every candidate (policies apply
- * when reading).
+ * when reading). The attributes the policy tests come from this build's kernel registry, not
+ * from the cache: an algorithm the registry does not know is skipped and named in the reason.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -76,6 +77,42 @@ static void use_heuristic(const fr_op *op, const frw_run_opts *o, const char *be
     snprintf(rec->why, sizeof rec->why, "%s; heuristic: %s%s", because, why, steps[i - 1].note);
 }
 
+/* frc_attrs_fn: attributes come from this build's kernel registry, never from the cache file
+ * (a downloaded or edited file may mislabel an algorithm; the server cannot tell). */
+static bool local_attrs(void *ctx, const char *algorithm, unsigned *attrs)
+{
+    (void)ctx;
+    const frk_algo *a = frk_algo_find(algorithm);
+    if (a) *attrs = a->attrs;
+    return a != NULL;
+}
+
+/* Appends to rec->why what the registry rule changed for this entry: algorithms skipped as
+ * unknown to this build, and those whose cached attributes were overridden. */
+static void note_registry(const frc_category *cat, frw_op_record *rec)
+{
+    const frc_entry *e = cat ? frc_category_find(cat, rec->key) : NULL;
+    char unknown[160] = "", relabelled[160] = "";
+    for (size_t i = 0; e && i < e->nresults; i++) {
+        const frc_result *r = &e->results[i];
+        unsigned attrs = 0;
+        bool known = local_attrs(NULL, r->algorithm, &attrs);
+        if (known && attrs == r->attrs) continue;
+        char *dst = known ? relabelled : unknown;
+        size_t len = strlen(dst);
+        snprintf(dst + len, sizeof unknown - len, "%s%.60s", len ? ", " : "", r->algorithm);
+    }
+    size_t len = strlen(rec->why);
+    if (*unknown)
+        len += (size_t)snprintf(rec->why + len, sizeof rec->why - len,
+                                "; skipped (unknown to this build's registry): %s", unknown);
+    if (len < sizeof rec->why && *relabelled)
+        snprintf(rec->why + len, sizeof rec->why - len,
+                 "; attributes taken from this build's registry, not the cache, for: %s",
+                 relabelled);
+}
+
+/* The cached candidates for --verbose, with the attributes the choice used (the registry's). */
 static fr_err copy_candidates(const frc_category *cat, frw_op_record *rec)
 {
     const frc_entry *e = cat ? frc_category_find(cat, rec->key) : NULL;
@@ -84,6 +121,7 @@ static fr_err copy_candidates(const frc_category *cat, frw_op_record *rec)
     if (!rec->candidates) return FR_ERR_NOMEM;
     for (size_t i = 0; i < e->nresults; i++) {
         if (frc_result_copy(&e->results[i], &rec->candidates[i])) return FR_ERR_NOMEM;
+        (void)local_attrs(NULL, e->results[i].algorithm, &rec->candidates[i].attrs);
         rec->ncandidates = i + 1;
     }
     return FR_ERR_OK;
@@ -172,7 +210,8 @@ static fr_err choose(const fr_model *m, size_t idx, const frw_run_opts *o, frw_r
     frw_op_record *rec = &rep->ops[idx];
     frc_policy pol = policy_of(o);
     const frc_result *best = NULL;
-    frc_lookup_status st = o->cat ? frc_lookup(o->cat, rec->key, &pol, &best) : FRC_MISS;
+    frc_lookup_status st =
+        o->cat ? frc_lookup_with(o->cat, rec->key, &pol, local_attrs, NULL, &best, NULL) : FRC_MISS;
     char what[160];
     snprintf(what, sizeof what, "cache hit in %s", o->cache_name ? o->cache_name : "memory");
     for (size_t i = 0; i < idx && st == FRC_HIT; i++)
@@ -185,7 +224,7 @@ static fr_err choose(const fr_model *m, size_t idx, const frw_run_opts *o, frw_r
         fr_err e = profile_one(mop, idx, o, rec, rep, d);
         if (e) return e;
         bool had_entry = st == FRC_NONE_ACCEPTED;
-        st = frc_lookup(o->cat, rec->key, &pol, &best);
+        st = frc_lookup_with(o->cat, rec->key, &pol, local_attrs, NULL, &best, NULL);
         snprintf(what, sizeof what, "%s",
                  had_entry ? "re-profiled (the cached entry had nothing meeting the policy)"
                            : "profiled");
@@ -202,6 +241,7 @@ static fr_err choose(const fr_model *m, size_t idx, const frw_run_opts *o, frw_r
     } else {
         use_heuristic(&mop->op, o, "no cache", rec);
     }
+    note_registry(o->cat, rec);
     if (copy_candidates(o->cat, rec)) return fr_diag_set(d, FR_ERR_NOMEM, "out of memory");
     return FR_ERR_OK;
 }

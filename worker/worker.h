@@ -185,7 +185,7 @@ typedef struct {
     char key[FR_MAX_KEY_LEN];
     const frk_algo *algo; /* the algorithm run */
     frw_source source;
-    char why[256];          /* why this algorithm, in words */
+    char why[640];          /* why this algorithm, in words */
     double time_ms;         /* median over the timed model runs */
     double preprocess_ms;   /* weight transform at set-up (0 if none) */
     uint64_t workspace;     /* bytes of workspace the algorithm uses here */

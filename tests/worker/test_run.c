@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -180,6 +181,85 @@ Test(run, reproducible_chooses_only_reproducible_but_measures_all)
     json_decref(rep);
 }
 
+/* Fills cache with tiny's profile. */
+static void profile_tiny(const char *cache)
+{
+    fx_result r =
+        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
+                                      "--fast-run-algo-policy", cache, "--iterations", "1", NULL});
+    cr_assert_eq(r.code, 0, "%s", r.err);
+}
+
+/* Rewrites every entry of cache that measured conv2d.split_reduce (not REPRODUCIBLE in the
+ * registry) as a downloaded or edited file might: split_reduce labelled REPRODUCIBLE and made the
+ * fastest, plus a REPRODUCIBLE "conv2d.from_elsewhere" this build does not know, faster still.
+ * Returns how many entries were rewritten. */
+static size_t mislabel(const char *cache)
+{
+    frc_doc doc;
+    fr_diag d = {0};
+    cr_assert_eq(frc_file_load(cache, &doc, &d), FR_ERR_OK, "%s", d.msg);
+    size_t rewritten = 0;
+    for (size_t c = 0; c < doc.ncats; c++) {
+        frc_category *cat = &doc.cats[c];
+        for (size_t k = 0; k < cat->nentries; k++) {
+            frc_entry *e = &cat->entries[k];
+            size_t n = e->nresults, sr = n;
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(e->results[i].algorithm, "conv2d.split_reduce") == 0) sr = i;
+            if (sr == n || e->results[sr].failure) continue;
+            frc_result *rs = calloc(n + 1, sizeof *rs);
+            cr_assert_not_null(rs);
+            for (size_t i = 0; i < n; i++)
+                cr_assert_eq(frc_result_copy(&e->results[i], &rs[i]), FR_ERR_OK);
+            rs[sr].attrs |= FR_ATTR_REPRODUCIBLE;
+            rs[sr].median_ms = rs[sr].min_ms = 1e-6;
+            rs[n] = rs[sr];
+            rs[n].algorithm = strdup("conv2d.from_elsewhere");
+            rs[n].failure = NULL;
+            rs[n].median_ms = rs[n].min_ms = 1e-7;
+            char *key = strdup(e->key);
+            cr_assert_eq(frc_category_put(cat, key, rs, n + 1), FR_ERR_OK);
+            free(key);
+            free(rs[n].algorithm);
+            for (size_t i = 0; i < n; i++)
+                frc_result_cleanup(&rs[i]);
+            free(rs);
+            rewritten++;
+        }
+    }
+    cr_assert_eq(frc_file_save(cache, &doc, &d), FR_ERR_OK, "%s", d.msg);
+    frc_doc_cleanup(&doc);
+    return rewritten;
+}
+
+Test(run, reproducible_takes_attributes_from_the_registry_not_the_cache)
+{
+    const char *cache = fx_path("c.json");
+    profile_tiny(cache);
+    cr_assert_gt(mislabel(cache), 0, "tiny's convolutions measure split_reduce");
+    fx_result r = fx_run(
+        NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run-algo-policy", cache,
+                               "--reproducible", "--verbose", "--iterations", "1", "--report",
+                               fx_path("r.json"), NULL});
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    json_t *rep = fx_json(fx_path("r.json"));
+    size_t i;
+    json_t *op;
+    json_array_foreach(json_object_get(rep, "operators"), i, op)
+    {
+        const char *algo = json_string_value(json_object_get(op, "algorithm"));
+        cr_assert_str_neq(algo, "conv2d.split_reduce", "the cache's label was obeyed");
+        cr_assert(fx_attrs_have(json_object_get(op, "attributes"), "REPRODUCIBLE"), "%s", algo);
+    }
+    json_decref(rep);
+    cr_assert(fx_has(r.out, "skipped (unknown to this build's registry): conv2d.from_elsewhere"),
+              "%s", r.out);
+    cr_assert(fx_has(r.out, "attributes taken from this build's registry, not the cache, for: "
+                            "conv2d.split_reduce"),
+              "%s", r.out);
+}
+
 Test(run, weight_preprocess_is_part_of_the_key)
 {
     const char *cache = fx_path("c.json");
@@ -217,15 +297,6 @@ Test(run, verbose_explains_every_operator)
     cr_assert(fx_has(r.out, "key: matmul batch=3 m=7 n=9 k=5 f32 wp=0"), "%s", r.out);
     cr_assert(fx_has(r.out, "profiled -> "), "%s", r.out);
     cr_assert(fx_has(r.out, "candidates:") && fx_has(r.out, "median"), "%s", r.out);
-}
-
-/* Fills cache with tiny's profile. */
-static void profile_tiny(const char *cache)
-{
-    fx_result r =
-        fx_run(NULL, (const char *[]){"run", fx_model("tiny.json"), "--fast-run",
-                                      "--fast-run-algo-policy", cache, "--iterations", "1", NULL});
-    cr_assert_eq(r.code, 0, "%s", r.err);
 }
 
 /* The chosen algorithms of a report all use at most `limit` bytes of workspace. */
