@@ -108,11 +108,26 @@ static void timing_loop(const job *j, const frk_ctx *ctx, const frk_exec *x, dou
     *msg = best;
 }
 
-/* Test hooks (worker.h): make the named candidate crash or hang inside its child. */
-static void test_hooks(const char *name)
+/* FASTRUN_TEST_WRONG_ALGO: the real algorithm, then its first output off by one. Set in the
+ * candidate's child only, which is single-threaded and exits after this one candidate, so the
+ * file-scope pointer is never shared. */
+static const frk_algo *wrong_real;
+static frk_algo wrong_copy;
+
+static void wrong_run(const fr_op *op, const frk_ctx *ctx, const frk_exec *x)
 {
+    wrong_real->run(op, ctx, x);
+    x->dst[0] += 1.0f;
+}
+
+/* Test hooks (worker.h): make the named candidate crash, hang or give a wrong result inside its
+ * child. Returns the algorithm the child should use (a wrapped copy for a wrong result). */
+static const frk_algo *test_hooks(const frk_algo *a)
+{
+    const char *name = a->name;
     const char *crash = getenv("FASTRUN_TEST_CRASH_ALGO");
     const char *hang = getenv("FASTRUN_TEST_HANG_ALGO");
+    const char *wrong = getenv("FASTRUN_TEST_WRONG_ALGO");
     if (crash && strcmp(crash, name) == 0) {
         signal(SIGSEGV, SIG_DFL); /* a real crash even where a sanitizer installed a handler */
         raise(SIGSEGV);
@@ -120,6 +135,13 @@ static void test_hooks(const char *name)
     if (hang && strcmp(hang, name) == 0)
         for (;;)
             pause();
+    if (wrong && strcmp(wrong, name) == 0) {
+        wrong_real = a;
+        wrong_copy = *a;
+        wrong_copy.run = wrong_run;
+        return &wrong_copy;
+    }
+    return a;
 }
 
 /* The check against the reference; false (msg->failure set) if the candidate failed it. */
@@ -155,10 +177,11 @@ static void check_child(void *arg, frw__child_msg *msg)
  * freed here. */
 static void candidate_child(void *arg, frw__child_msg *msg)
 {
-    const job *j = arg;
+    job hooked = *(const job *)arg;
+    const job *j = &hooked;
+    hooked.algo = test_hooks(hooked.algo);
     frk_ctx ctx;
     frk_ctx_default(&ctx);
-    test_hooks(j->algo->name);
     if (!check(j, &ctx, msg)) return;
     frw_buffers b = {0};
     fr_diag d;

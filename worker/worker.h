@@ -112,7 +112,8 @@ void frw_buffers_free(frw_buffers *b);
  *
  * Test hooks (for tests of isolation, never set in production): FASTRUN_TEST_CRASH_ALGO=<name>
  * makes that candidate raise SIGSEGV inside its child, FASTRUN_TEST_HANG_ALGO=<name> makes it
- * sleep forever inside its child.
+ * sleep forever inside its child, FASTRUN_TEST_WRONG_ALGO=<name> adds 1 to its first output
+ * (every run, the check's included) inside its child.
  * ------------------------------------------------------------------------------------------- */
 typedef struct {
     bool full;          /* also profile NAIVE algorithms (--full-run) */

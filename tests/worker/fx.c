@@ -84,6 +84,7 @@ static void exec_child(const char *const *env, const char *const *args, const ch
     setpgid(0, 0);
     unsetenv("FASTRUN_TEST_CRASH_ALGO");
     unsetenv("FASTRUN_TEST_HANG_ALGO");
+    unsetenv("FASTRUN_TEST_WRONG_ALGO");
     for (size_t i = 0; env && env[i]; i++) {
         const char *eq = strchr(env[i], '=');
         if (!eq) {

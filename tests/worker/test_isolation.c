@@ -6,6 +6,8 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,4 +172,68 @@ Test(isolation, a_hanging_candidate_is_killed_and_recorded)
     cr_assert(seen);
     cr_assert_str_neq(json_string_value(json_object_get(op, "algorithm")), "conv2d.direct_simd");
     json_decref(rep);
+}
+
+/* The algorithm a --report chose for its first operator (copied; caller frees). */
+static char *first_choice(const char *report)
+{
+    json_t *rep = fx_json(report);
+    json_t *op = json_array_get(json_object_get(rep, "operators"), 0);
+    char *name = strdup(json_string_value(json_object_get(op, "algorithm")));
+    json_decref(rep);
+    return name;
+}
+
+Test(isolation, a_wrong_candidate_is_recorded_failed_never_timed_nor_chosen)
+{
+    const char *model = fx_path("one.json");
+    fx_write(model, "{\"name\": \"one\", \"operators\": [{\"name\": \"pw\", \"op\": \"conv2d\", "
+                    "\"n\": 1, \"c\": 16, \"h\": 16, \"w\": 16, \"k\": 32, \"r\": 1, \"s\": 1, "
+                    "\"stride\": [1, 1], \"pad\": [0, 0], \"dilation\": [1, 1], \"groups\": 1}]}");
+    /* The winner of an honest run is the candidate the hook then breaks. */
+    fx_result r = fx_run(NULL, (const char *[]){"run", model, "--fast-run", "--iterations", "1",
+                                                "--report", fx_path("r0.json"), NULL});
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char *winner = first_choice(fx_path("r0.json"));
+    char hook[128];
+    snprintf(hook, sizeof hook, "FASTRUN_TEST_WRONG_ALGO=%s", winner);
+    const char *cache = fx_path("c.json");
+    r = fx_run((const char *[]){hook, NULL},
+               (const char *[]){"run", model, "--fast-run", "--fast-run-algo-policy", cache,
+                                "--verbose", "--iterations", "1", "--report", fx_path("r.json"),
+                                NULL});
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char *chosen = first_choice(fx_path("r.json"));
+    cr_assert_str_neq(chosen, winner, "a wrong candidate was chosen");
+    /* --verbose shows it failed with a wrong result. */
+    char line[200];
+    snprintf(line, sizeof line, "%-28s failed: wrong result: max error", winner);
+    cr_assert(fx_has(r.out, line), "no '%s' in:\n%s", line, r.out);
+    /* The cache file records the failure and no figures: it was never timed. */
+    json_t *doc = fx_json(cache);
+    json_t *ent = json_array_get(
+        json_object_get(json_array_get(json_object_get(doc, "categories"), 0), "entries"), 0);
+    size_t j;
+    json_t *c;
+    bool seen = false;
+    json_array_foreach(json_object_get(ent, "results"), j, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "algorithm")), winner)) continue;
+        const char *f = json_string_value(json_object_get(c, "failure"));
+        cr_assert(f && strstr(f, "wrong result"), "%s", f ? f : "-");
+        cr_assert_null(json_object_get(c, "median_ms"), "a wrong candidate was timed");
+        cr_assert_null(json_object_get(c, "samples"), "a wrong candidate was timed");
+        seen = true;
+    }
+    cr_assert(seen, "%s is missing from the cache file", winner);
+    json_decref(doc);
+    /* A later run from the file alone does not choose it either. */
+    r = fx_run(NULL, (const char *[]){"run", model, "--fast-run-algo-policy", cache, "--iterations",
+                                      "1", "--report", fx_path("r2.json"), NULL});
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    char *again = first_choice(fx_path("r2.json"));
+    cr_assert_str_neq(again, winner);
+    free(again);
+    free(chosen);
+    free(winner);
 }
