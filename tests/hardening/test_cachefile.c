@@ -6,6 +6,7 @@
  * that covers the model.
  */
 #include "harness.h"
+#include "tmpfs.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -192,10 +193,7 @@ Test(cachefile, disk_full)
 {
     /* A 64 KiB tmpfs over dir in a private mount namespace (this test process and its
      * children only), as tests/cache/test_file.c does for the library. */
-    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0)
-        cr_skip_test("cannot mount a tmpfs here (%s): needs root or CAP_SYS_ADMIN",
-                     strerror(errno));
+    FRT_PRIVATE_TMPFS_OR_FAIL(dir, "64k", "cachefile/disk_full"); /* else fails (tmpfs.h) */
     write_models(); /* again, inside the tmpfs that now hides the first ones */
     size_t len;
     char *good = valid_cache(&len);
