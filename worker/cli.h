@@ -20,6 +20,9 @@ int frw_cmd_bench(int argc, char **argv);
 int frw_cmd_info(int argc, char **argv);
 int frw_cmd_run(int argc, char **argv);
 int frw_cmd_cache(int argc, char **argv);
+/* cmd_cache_net.c: `fastrun cache push` and `fastrun cache pull` (argv[0] is the subcommand). */
+int frw_cmd_cache_push(int argc, char **argv);
+int frw_cmd_cache_pull(int argc, char **argv);
 
 /* Prints "fastrun CMD: <message>" and a pointer to the help on stderr; returns FRW_EXIT_USAGE. */
 int frw_cli_usage(const char *cmd, const char *fmt, ...) FR_PRINTF(2, 3);

@@ -47,4 +47,15 @@ void frw_client_wrap_sink(frw_client *c, frw_run_opts *o);
 FR_WUR fr_err frw_client_upload(frw_client *c, const frc_category *cat, fr_diag *d);
 void frw_client_cleanup(frw_client *c);
 
+/* The POST /v1/results body for cat: the entries of keys[0..nkeys), or every entry when keys is
+ * NULL; provenance "user", this host, now, upload id "<id_prefix>-<16 random hex digits>".
+ * Caller frees; NULL when out of memory. Shared with `fastrun cache push`. */
+char *frw_upload_body(const frc_category *cat, char *const *keys, size_t nkeys,
+                      const char *id_prefix);
+/* POSTs body to url's /v1/results with token, retrying twice on no answer and 503 (the upload
+ * id makes a retry a no-op). *added: reports the server stored. Errors are the server's (its
+ * code and message in d, prefixed "upload to URL"). */
+FR_WUR fr_err frw_results_post(const char *url, const char *token, const char *body, bool progress,
+                               long long *added, fr_diag *d);
+
 #endif

@@ -1,7 +1,8 @@
 /*
- * cmd_cache.c - `fastrun cache show FILE | merge OUT IN... | diff A B`: reading, combining and
- * comparing cache files with the cache module's own loader, merge rule and ranking, so what the
- * command shows is exactly what a run would read.
+ * cmd_cache.c - `fastrun cache show FILE | merge OUT IN... | diff A B` (push and pull, which talk
+ * to a server, are in cmd_cache_net.c): reading, combining and comparing cache files with the cache
+ * module's own loader, merge rule and ranking, so what the command shows is exactly what a run
+ * would read.
  *
  * merge accumulates: OUT's current content (if any) is kept and every IN merged into it (the
  * merge rule counts identical figures once, so naming OUT among the INs is harmless). OUT is
@@ -144,9 +145,14 @@ int frw_cmd_cache(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } subs[] = {{"show", cache_show}, {"merge", cache_merge}, {"diff", cache_diff}};
-    if (argc < 2) return frw_cli_usage("cache", "expects show, merge or diff");
+    } subs[] = {{"show", cache_show},
+                {"merge", cache_merge},
+                {"diff", cache_diff},
+                {"push", frw_cmd_cache_push},
+                {"pull", frw_cmd_cache_pull}};
+    if (argc < 2) return frw_cli_usage("cache", "expects show, merge, diff, push or pull");
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(argv[1], subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
-    return frw_cli_usage("cache", "unknown subcommand '%s' (expects show, merge or diff)", argv[1]);
+    return frw_cli_usage(
+        "cache", "unknown subcommand '%s' (expects show, merge, diff, push or pull)", argv[1]);
 }

@@ -29,7 +29,8 @@ static const command commands[] = {
      "check every applicable algorithm of every operator against the naive reference"},
     {"bench", frw_cmd_bench, "MODEL.json [--threads N] [--weight-preprocess] [--json]",
      "time every applicable algorithm of every operator, with GFLOP/s and speed-ups"},
-    {"cache", frw_cmd_cache, "show FILE | merge OUT IN... | diff A B",
+    {"cache", frw_cmd_cache,
+     "show FILE | merge OUT IN... | diff A B | push FILE --server URL | pull --server URL -o FILE",
      "inspect, merge and compare cache files"},
     {"help", cmd_help, "", "this list; 'fastrun COMMAND --help' for one command"},
 };
@@ -39,7 +40,8 @@ static void print_help(FILE *f)
 {
     fprintf(f, "usage: fastrun COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-7s %s\n          %s\n", commands[i].name, commands[i].args, commands[i].help);
+        fprintf(f, "  %-7s %s\n          %s\n", commands[i].name, commands[i].args,
+                commands[i].help);
     fprintf(f, "\nexit status: 0 ok, 1 failure, 2 usage error\n");
 }
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,4 +203,81 @@ Test(fastrun, worker_token_options_warn_and_refuse_bad_files)
     cr_assert_eq(worker(none, err, sizeof err), 2, "%s", err);
     cr_assert(strstr(err, "$FASTRUN_TOKEN"), "%s", err);
     cr_assert(strstr(err, "--token-file"), "%s", err);
+}
+
+/* Reads a whole file (static buffer); "" when missing. */
+static const char *slurp(const char *path)
+{
+    static char buf[1 << 20];
+    buf[0] = '\0';
+    FILE *fp = fopen(path, "r");
+    if (!fp) return buf;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+Test(fastrun, cache_push_then_pull_conditional_on_the_etag)
+{
+    static char out[65536], err[65536];
+    char local[300], pulled[300], etag[320];
+    snprintf(local, sizeof local, "%s/local.json", dir);
+    snprintf(pulled, sizeof pulled, "%s/pulled.json", dir);
+    snprintf(etag, sizeof etag, "%s.etag", pulled);
+    /* A cache file made locally, no server involved. */
+    const char *prof[] = {"run", model,          "--fast-run", "--fast-run-algo-policy",
+                          local, "--iterations", "1",          NULL};
+    cr_assert_eq(fastrun(prof, out, sizeof out, err, sizeof err), 0, "%s", err);
+
+    /* Without a token: the API's 401, printed with its message. */
+    const char *push[] = {"cache", "push", local, "--server", f.srv.url, NULL};
+    cr_assert_eq(fastrun(push, out, sizeof out, err, sizeof err), 1, "%s", err);
+    cr_assert(strstr(err, "fastrun cache push: upload to ") && strstr(err, "server answered 401"),
+              "%s", err);
+    cr_assert_eq(fx_count(&f, "SELECT count(*) FROM uploads"), 0);
+
+    setenv("FASTRUN_TOKEN", f.worker, 1);
+    cr_assert_eq(fastrun(push, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+    cr_assert(strstr(out, "3 entries pushed to"), "%s", out);
+    cr_assert_eq(fx_count(&f, "SELECT count(DISTINCT key) FROM reports"), 3);
+    /* Not a terminal: no progress line. */
+    cr_assert_null(strstr(err, "KiB"), "%s", err);
+
+    /* Pull: this machine's category, written atomically, ETag beside it. */
+    const char *pull[] = {"cache", "pull", "--server", f.srv.url, "-o", pulled, NULL};
+    cr_assert_eq(fastrun(pull, out, sizeof out, err, sizeof err), 0, "%s\n%s", out, err);
+    cr_assert(strstr(out, "1 category, 3 entries"), "%s", out);
+    cr_assert(slurp(etag)[0] == '"', "no ETag saved: '%s'", slurp(etag));
+    const char *show[] = {"cache", "show", pulled, NULL};
+    cr_assert_eq(fastrun(show, out, sizeof out, err, sizeof err), 0, "%s", err);
+    /* The pulled file is a cache `fastrun run` uses as it is: every operator a hit. */
+    const char *use[] = {"run", model, "--fast-run-algo-policy", pulled, "--iterations", "1", NULL};
+    cr_assert_eq(fastrun(use, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_null(strstr(out, "heuristic"), "%s", out);
+
+    /* Unchanged: a 304, and the file is not rewritten. */
+    struct stat before, after;
+    cr_assert_eq(stat(pulled, &before), 0);
+    char *bytes = strdup(slurp(pulled));
+    sleep(1);
+    cr_assert_eq(fastrun(pull, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(strstr(out, "unchanged"), "%s", out);
+    cr_assert_eq(stat(pulled, &after), 0);
+    cr_assert_eq(before.st_ino, after.st_ino, "the file was replaced");
+    cr_assert_eq(before.st_mtime, after.st_mtime, "the file was rewritten");
+    cr_assert_str_eq(slurp(pulled), bytes);
+    free(bytes);
+    frt_resp r = fx_req(&f, "GET", "/metrics", NULL, NULL);
+    cr_assert(strstr(r.body, "fastrun_cache_not_modified_total 1"), "%s", r.body);
+    frt_resp_free(&r);
+
+    /* A policy the route rejects: its error, naming the parameter. */
+    const char *bad[] = {"cache",  "pull", "--server", f.srv.url, "--category",
+                         "nothex", "-o",   pulled,     NULL};
+    cr_assert_eq(fastrun(bad, out, sizeof out, err, sizeof err), 1, "%s", err);
+    cr_assert(strstr(err, "fastrun cache pull: GET ") && strstr(err, "server answered 400"), "%s",
+              err);
+    cr_assert(strstr(err, "category"), "%s", err);
+    unsetenv("FASTRUN_TOKEN");
 }
