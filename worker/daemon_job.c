@@ -174,7 +174,7 @@ fr_err frw_daemon_run_job(frw_daemon *dm, frw_job *job)
     heartbeat hb;
     fr_diag d = {""};
     bool *done = calloc(n ? n : 1, sizeof *done);
-    const char *token = dm->api.auth + strlen("Authorization: Bearer ");
+    const char *token = dm->api.token;
     fr_err e = done ? heartbeat_start(&hb, dm, job, token, &d) : FR_ERR_NOMEM;
     if (e != FR_ERR_OK) {
         frw_daemon_log(dm, "job %lld: %s", (long long)job->id, d.msg);

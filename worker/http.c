@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,32 +49,41 @@ static size_t on_header(char *data, size_t size, size_t n, void *cls)
     return len;
 }
 
-/* "N KiB sent, M KiB received" on one stderr line, redrawn as the transfer goes. */
+/* The progress line (only when asked) and the stop flag, both through libcurl's xferinfo. */
 static int on_progress(void *cls, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
-    (void)cls;
+    const frw_http_req *r = cls;
     (void)dltotal;
     (void)ultotal;
-    fprintf(stderr, "\r\033[K%lld KiB sent, %lld KiB received", (long long)(ulnow / 1024),
-            (long long)(dlnow / 1024));
-    fflush(stderr);
+    if (r->stop && atomic_load(r->stop)) return 1;
+    if (r->progress) {
+        fprintf(stderr, "\r\033[K%lld KiB sent, %lld KiB received", (long long)(ulnow / 1024),
+                (long long)(dlnow / 1024));
+        fflush(stderr);
+    }
     return 0;
+}
+
+static void global_init(void)
+{
+    (void)curl_global_init(CURL_GLOBAL_DEFAULT); /* on failure curl_easy_init fails, reported */
 }
 
 fr_err frw_http_request(const frw_http_req *r, const char *method, const char *path, long *status,
                         frw_http_answer *out, fr_diag *d)
 {
-    static bool curl_ready; /* set once, by the command's main thread before any other */
-    if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) curl_ready = true;
+    static pthread_once_t once = PTHREAD_ONCE_INIT; /* fastrun-worker calls from two threads */
+    pthread_once(&once, global_init);
     char url[2048], auth[256], inm[192];
     size_t blen = strlen(r->base);
     while (blen && r->base[blen - 1] == '/')
         blen--;
     snprintf(url, sizeof url, "%.*s%s", (int)blen, r->base, path);
     *status = 0;
-    CURL *h = curl_easy_init();
+    CURL *h = r->handle ? r->handle : curl_easy_init();
     if (!h) return fr_diag_set(d, FR_ERR_NOMEM, "libcurl could not start");
+    if (r->handle) curl_easy_reset(h);
     struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
     if (r->token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", r->token);
@@ -83,9 +93,9 @@ fr_err frw_http_request(const frw_http_req *r, const char *method, const char *p
         snprintf(inm, sizeof inm, "If-None-Match: %s", r->if_none_match);
         headers = curl_slist_append(headers, inm);
     }
-    if (r->body) {
+    if (r->body || strcmp(method, "POST") == 0) {
         headers = curl_slist_append(headers, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
     }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
@@ -98,8 +108,9 @@ fr_err frw_http_request(const frw_http_req *r, const char *method, const char *p
     curl_easy_setopt(h, CURLOPT_TIMEOUT, r->timeout_s ? r->timeout_s : 120L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* whatever libcurl can decode */
-    if (r->progress) {
+    if (r->progress || r->stop) {
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)r);
         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     }
     CURLcode rc = curl_easy_perform(h);
@@ -111,9 +122,10 @@ fr_err frw_http_request(const frw_http_req *r, const char *method, const char *p
         e = fr_diag_set(d, FR_ERR_TOO_LARGE, "%s %s: answer over %zu bytes", method, url,
                         out->cap ? out->cap : (size_t)FRC_MAX_DOC_BYTES);
     else
-        e = fr_diag_set(d, FR_ERR_UNAVAILABLE, "%s %s: %s", method, url, curl_easy_strerror(rc));
+        e = fr_diag_set(d, FR_ERR_UNAVAILABLE, "%s %s: %s", method, url,
+                        rc == CURLE_ABORTED_BY_CALLBACK ? "stopping" : curl_easy_strerror(rc));
     curl_slist_free_all(headers);
-    curl_easy_cleanup(h);
+    if (!r->handle) curl_easy_cleanup(h);
     return e;
 }
 

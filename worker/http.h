@@ -10,6 +10,7 @@
 #ifndef FRW_HTTP_H
 #define FRW_HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,11 +31,14 @@ typedef struct {
     const char *body;          /* JSON request body, NULL for none */
     bool progress;             /* a progress line on stderr (callers: only on a terminal) */
     long timeout_s;            /* whole transfer; 0 = 120 */
+    void *handle;              /* a CURL * to reuse (reset here; keeps connections), NULL: own */
+    const atomic_bool *stop;   /* abandon the transfer once it is true (NULL: never) */
 } frw_http_req;
 
-/* One request: method to base + path. *status is the HTTP status, or 0 when no answer came (the
- * reason in d, as FR_ERR_UNAVAILABLE, which is also returned). FR_ERR_NOMEM if libcurl cannot
- * start. Never retries. */
+/* One request: method to base + path (a POST without body sends an empty one). *status is the
+ * HTTP status, or 0 when no answer came (the reason in d, as FR_ERR_UNAVAILABLE, which is also
+ * returned; "stopping" when r->stop ended it); FR_ERR_TOO_LARGE past the answer's cap;
+ * FR_ERR_NOMEM if libcurl cannot start. Never retries. */
 FR_WUR fr_err frw_http_request(const frw_http_req *r, const char *method, const char *path,
                                long *status, frw_http_answer *out, fr_diag *d);
 void frw_http_answer_cleanup(frw_http_answer *a);

@@ -1,8 +1,10 @@
 /*
  * jobs_client.c - libcurl calls of the job protocol for fastrun-worker (jobs_client.h).
- * Answers are capped at MAX_ANSWER bytes (a claim lists at most a model's operators).
+ * Requests go through http.h (one set-up and capped buffer for worker/); answers here are capped
+ * at MAX_ANSWER bytes (a claim lists at most a model's operators).
  */
 #include "jobs_client.h"
+#include "http.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -11,33 +13,6 @@
 #include <time.h>
 
 #define MAX_ANSWER (16u << 20)
-
-typedef struct {
-    char *buf;
-    size_t len;
-} answer;
-
-static size_t on_body(char *data, size_t size, size_t n, void *cls)
-{
-    answer *a = cls;
-    size_t add = size * n;
-    if (a->len + add > MAX_ANSWER) return 0;
-    char *grown = realloc(a->buf, a->len + add + 1);
-    if (!grown) return 0;
-    memcpy(grown + a->len, data, add);
-    a->buf = grown;
-    a->len += add;
-    a->buf[a->len] = '\0';
-    return add;
-}
-
-/* Abandons the transfer once the daemon is stopping. */
-static int on_progress(void *cls, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    const atomic_bool *stop = cls;
-    (void)dt, (void)dn, (void)ut, (void)un;
-    return stop && atomic_load(stop) ? 1 : 0;
-}
 
 fr_err frw_api_init(frw_api *a, const char *server, const char *token, const atomic_bool *stop,
                     fr_diag *d)
@@ -56,7 +31,7 @@ fr_err frw_api_init(frw_api *a, const char *server, const char *token, const ato
                            "FASTRUN_TOKEN");
     memcpy(a->base, server, len);
     a->base[len] = '\0';
-    snprintf(a->auth, sizeof a->auth, "Authorization: Bearer %s", token);
+    snprintf(a->token, sizeof a->token, "%s", token);
     a->stop = stop;
     if (!(a->curl = curl_easy_init())) return fr_diag_set(d, FR_ERR_NOMEM, "curl_easy_init failed");
     return FR_ERR_OK;
@@ -80,41 +55,20 @@ static fr_err err_of(const json_t *body, long status)
 fr_err frw_api_call(frw_api *a, const char *method, const char *path, const json_t *body,
                     long timeout_s, long *status, json_t **out, fr_diag *d)
 {
-    char url[1024];
-    answer ans = {0};
+    frw_http_answer ans = {.cap = MAX_ANSWER};
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     *status = 0;
     if (out) *out = NULL;
     if (body && !text) return fr_diag_set(d, FR_ERR_NOMEM, "out of memory");
-    snprintf(url, sizeof url, "%s%s", a->base, path);
-    struct curl_slist *hdr = curl_slist_append(NULL, a->auth);
-    if (hdr) hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    CURL *h = a->curl;
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &ans);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, a->abortable ? (void *)a->stop : NULL);
-    if (!strcmp(method, "POST")) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(text ? strlen(text) : 0));
-    }
-    CURLcode rc = curl_easy_perform(h);
-    curl_slist_free_all(hdr);
+    frw_http_req r = {.base = a->base,
+                      .token = a->token,
+                      .body = text,
+                      .timeout_s = timeout_s,
+                      .handle = a->curl,
+                      .stop = a->abortable ? a->stop : NULL};
+    fr_err e = frw_http_request(&r, method, path, status, &ans, d);
     free(text);
-    fr_err e = FR_ERR_OK;
-    if (rc != CURLE_OK) {
-        e = fr_diag_set(d, FR_ERR_UNAVAILABLE, "%s %s: %s", method, url,
-                        rc == CURLE_ABORTED_BY_CALLBACK ? "stopping" : curl_easy_strerror(rc));
-    } else {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    if (e == FR_ERR_OK) {
         json_t *j = ans.len ? json_loadb(ans.buf, ans.len, 0, NULL) : NULL;
         if (*status < 200 || *status >= 300) {
             const char *detail =
@@ -128,7 +82,7 @@ fr_err frw_api_call(frw_api *a, const char *method, const char *path, const json
             json_decref(j);
         }
     }
-    free(ans.buf);
+    frw_http_answer_cleanup(&ans);
     return e;
 }
 

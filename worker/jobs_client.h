@@ -22,7 +22,7 @@
 typedef struct {
     void *curl;              /* CURL * */
     char base[512];          /* "http://host:port" without a trailing slash */
-    char auth[200];          /* "Authorization: Bearer ..." */
+    char token[160];         /* the bearer token (copied) */
     const atomic_bool *stop; /* borrowed, may be NULL */
     bool abortable;          /* set during a claim */
 } frw_api;
