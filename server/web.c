@@ -50,7 +50,10 @@ fr_err frs_web_get(frs_req *r)
     size_t rlen = strlen(root);
     if (strncmp(real, root, rlen) != 0 || real[rlen] != '/')
         return fr_diag_set(&r->diag, FR_ERR_NOT_FOUND, "no file %s", r->path);
-    int fd = open(real, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (or device) placed in the folder must not block this request thread in
+     * open() waiting for a writer; fstat then refuses anything but a regular file, whose reads
+     * O_NONBLOCK does not change. */
+    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0) close(fd);

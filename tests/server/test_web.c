@@ -1,6 +1,7 @@
 /*
  * test_web.c - the dashboard's static files (--web DIR): "/" is index.html, nested files with
- * their content type, and nothing outside DIR (neither by ".." nor by a symbolic link).
+ * their content type, and nothing outside DIR (neither by ".." nor by a symbolic link), and
+ * nothing that is not a regular file (a FIFO would block the request thread in open()).
  */
 #include "fixture.h"
 
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static fx f;
@@ -39,6 +41,8 @@ static void setup(void)
     fclose(fp);
     snprintf(path, sizeof path, "%s/link.txt", web);
     cr_assert_eq(symlink(outside, path), 0);
+    snprintf(path, sizeof path, "%s/pipe.js", web);
+    cr_assert_eq(mkfifo(path, 0644), 0);
     const char *extra[] = {"--web", web, NULL};
     cr_assert_eq(fx_start(&f, extra), 0);
 }
@@ -75,5 +79,24 @@ Test(web, files_under_the_folder_only)
     /* The API's paths are not files. */
     r = fx_req(&f, "POST", "/index.html", NULL, "{}");
     cr_assert_eq(r.status, 404);
+    frt_resp_free(&r);
+}
+
+/* A FIFO in the web folder (nobody writes to it) is answered 404 at once, never opened for a
+ * blocking read: before, open() waited for a writer and the request thread with it. */
+Test(web, a_fifo_is_not_a_file)
+{
+    for (int i = 0; i < 3; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        frt_resp r = fx_req(&f, "GET", "/pipe.js", NULL, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        cr_assert_eq(r.status, 404, "GET /pipe.js: %ld after %.1f s", r.status, s);
+        cr_assert_lt(s, 10.0, "GET /pipe.js took %.1f s: the request blocked on the FIFO", s);
+        frt_resp_free(&r);
+    }
+    frt_resp r = fx_req(&f, "GET", "/js/app.js", NULL, NULL);
+    cr_assert_eq(r.status, 200);
     frt_resp_free(&r);
 }
