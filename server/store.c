@@ -78,6 +78,10 @@ static fr_err remerge(frs_conn *c, const char *cat, const char *key, const char 
         json_t *j = json_loads(PQgetvalue(res, (int)i, 0), 0, NULL);
         e = j ? frc_result_from_json(j, "stored report", &in[i], d) : FR_ERR_CORRUPT;
         json_decref(j);
+        /* One stored upload is one vote, whatever `reports` it claims: the server cannot check
+         * the claim, and a claim of 2^31 reports would outvote the whole fleet (README "Merge
+         * rule"). The claim stays in the stored report for provenance. */
+        in[i].reports = 1;
         ptrs[i] = &in[i];
     }
     PQclear(res);
@@ -86,7 +90,9 @@ static fr_err remerge(frs_conn *c, const char *cat, const char *key, const char 
     if (e == FR_ERR_OK) e = result_text(&merged, &text);
     if (e == FR_ERR_OK) {
         if (!merged.failure) snprintf(median, sizeof median, "%.9g", merged.median_ms);
-        snprintf(reports, sizeof reports, "%lld", (long long)merged.reports);
+        /* profiles.reports is an integer column: saturate rather than fail every later upload. */
+        snprintf(reports, sizeof reports, "%lld",
+                 (long long)(merged.reports > INT32_MAX ? INT32_MAX : merged.reports));
         const char *up[] = {cat, key, algorithm, text, merged.failure ? NULL : median, reports};
         e = frs_db_exec(c, FRS_Q_profile_upsert, 6, up, NULL, d);
     }

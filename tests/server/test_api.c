@@ -390,3 +390,58 @@ Test(api, concurrent_polls_see_the_current_revision)
     cr_assert(queries >= 3 && queries <= 2 * POLLERS * POLLS + 2, "revision queries: %ld", queries);
     frt_resp_free(&r);
 }
+
+/* Uploads one result {algorithm, median} for key_c as host, claiming `reports` reports (0: the
+ * field left out, i.e. 1); returns the HTTP status and, on success, the category id. */
+static long upload_claiming(const char *host, double median, long long reports, char id[17])
+{
+    const fx_result one = {"matmul.blas", "REPRODUCIBLE,USES_BLAS", median, 0};
+    const char *keys[] = {key_c, NULL};
+    char *text = fx_upload(host, "2026-01-02T03:04:05Z", fx_fingerprint("poison test cpu"), keys,
+                           &one, 1);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    cr_assert_not_null(j);
+    json_t *res = json_array_get(json_object_get(json_array_get(json_object_get(j, "entries"), 0),
+                                                 "results"),
+                                 0);
+    if (reports) json_object_set_new(res, "reports", json_integer(reports));
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    frt_resp r = fx_req(&f, "POST", "/v1/results", f.submitter, body);
+    long status = r.status;
+    if (status != 201) cr_log_info("upload from %s: %ld %s", host, r.status, r.body);
+    json_t *a = fx_json(&r);
+    json_t *cat = json_array_get(json_object_get(a, "categories"), 0);
+    if (cat) snprintf(id, 17, "%s", json_string_value(json_object_get(cat, "id")));
+    json_decref(a);
+    frt_resp_free(&r);
+    free(body);
+    return status;
+}
+
+/* Issue 17, items 3 and 4: one upload claiming 2^31-3 reports of 1e-6 ms is one upload on the
+ * server. Before, it outvoted two honest reports of 2.0 and 2.1 ms (the server served 1e-6 ms),
+ * and every later honest upload of the key failed 400 with PostgreSQL's "out of range for type
+ * integer". */
+Test(api, a_claimed_report_count_does_not_outvote_the_fleet)
+{
+    char id[17] = "", path[64];
+    cr_assert_eq(upload_claiming("honest-a", 2.0, 0, id), 201);
+    cr_assert_eq(upload_claiming("honest-b", 2.1, 0, id), 201);
+    cr_assert_eq(upload_claiming("poisoner", 1e-6, 2147483645LL, id), 201);
+    cr_assert_eq(upload_claiming("honest-c", 2.05, 0, id), 201,
+                 "an honest upload is refused because of earlier data");
+    frc_doc doc;
+    snprintf(path, sizeof path, "category=%s", id);
+    download(path, &doc, NULL, 0);
+    const frc_entry *e = NULL;
+    for (size_t i = 0; i < doc.ncats && !e; i++) e = frc_category_find(&doc.cats[i], key_c);
+    cr_assert_not_null(e);
+    cr_assert_float_eq(e->results[0].median_ms, 2.0, 1e-6,
+                       "served median %g: lower median of {1e-6, 2.0, 2.05, 2.1} is 2.0",
+                       e->results[0].median_ms);
+    cr_assert_eq(e->results[0].reports, 4, "four uploads, %lld reports",
+                 (long long)e->results[0].reports);
+    frc_doc_cleanup(&doc);
+}
