@@ -52,11 +52,14 @@ FOR UPDATE OF j SKIP LOCKED;
 -- name: job_claim
 -- The claim: the first queued job this worker may take, by priority then age, skipping rows
 -- another claim holds (jobs_claimable). $1 the worker's pool, $2 its category, $3 its id: a
--- worker that signed off while its long-poll was still waiting gets nothing.
+-- worker that signed off, or whose token was revoked, while its long-poll was still waiting
+-- gets nothing (the token was checked when the request began, seconds ago).
 SELECT id FROM jobs
 WHERE state = 'queued' AND not_before <= now()
   AND ((target_kind = 'pool' AND target = $1) OR (target_kind = 'category' AND target = $2))
-  AND EXISTS (SELECT 1 FROM workers WHERE id = $3::bigint AND stopped_at IS NULL)
+  AND EXISTS (SELECT 1 FROM workers w LEFT JOIN tokens t ON t.id = w.token_id
+              WHERE w.id = $3::bigint AND w.stopped_at IS NULL
+                AND (w.token_id IS NULL OR t.revoked_at IS NULL))
 ORDER BY priority DESC, id
 LIMIT 1
 FOR UPDATE SKIP LOCKED;

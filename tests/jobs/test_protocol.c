@@ -3,11 +3,12 @@
  * race can be staged exactly: a worker whose lease lapsed is fenced (its late report,
  * heartbeat and completion are refused and store nothing), another worker's token cannot act
  * for it, attempts are capped, the server-side resume skips covered operators, and submissions
- * are validated.
+ * are validated, and a long-poll whose token is revoked while it waits is handed nothing.
  */
 #include "jobs_fx.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,5 +237,53 @@ Test(protocol, submissions_are_validated_and_listed, .timeout = 60)
     json_decref(out);
     cr_assert_eq(jfx_req(&f, "GET", "/v1/jobs?state=sleeping", NULL, NULL, NULL), 400);
     cr_assert_eq(jfx_req(&f, "GET", "/v1/jobs/999", NULL, NULL, NULL), 404);
+    jfx_stop(&f);
+}
+
+typedef struct {
+    jfx *f;
+    const char *token;
+    long long worker;
+    long status;
+} claim_arg;
+
+static void *claim_thread(void *p)
+{
+    claim_arg *a = p;
+    char path[96];
+    snprintf(path, sizeof path, "/v1/workers/%lld/claim?wait=4", a->worker);
+    a->status = jfx_req(a->f, "POST", path, a->token, NULL, NULL);
+    return NULL;
+}
+
+/* Issue 17 item 5: a claim long-poll begun before its worker's token was revoked must not be
+ * handed a job queued after the revocation (before, it received one 2.5 s later). */
+Test(protocol, a_revoked_token_ends_a_waiting_claim_empty_handed, .timeout = 60)
+{
+    jfx f;
+    cr_assert_eq(jfx_start(&f, NULL), 0);
+    char tok[96], idtext[32];
+    cr_assert_eq(frt_token(f.conninfo, "worker", "revokee", tok, sizeof tok), 0);
+    cr_assert_eq(
+        frt_pg_sql(f.conninfo, "SELECT id FROM tokens WHERE name = 'revokee'", idtext, sizeof idtext),
+        0);
+    long long w = register_worker(&f, tok, "r", "revoked-pool");
+    claim_arg a = {&f, tok, w, 0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, claim_thread, &a), 0);
+    usleep(500 * 1000); /* the claim is waiting */
+    char path[64];
+    snprintf(path, sizeof path, "/v1/tokens/%s", idtext);
+    long rs = jfx_req(&f, "DELETE", path, f.admin, NULL, NULL);
+    long id = jfx_submit(&f, model, "target=revoked-pool");
+    pthread_join(th, NULL);
+    cr_assert(rs == 200 || rs == 204, "revoking the token: HTTP %ld", rs);
+    cr_assert_gt(id, 0);
+    cr_assert_eq(a.status, 204, "the waiting claim of a revoked token got HTTP %ld", a.status);
+    json_t *job = jfx_job(&f, id);
+    cr_assert_str_eq(jfx_str(job, "state"), "queued", "the job left the queue");
+    json_decref(job);
+    snprintf(path, sizeof path, "/v1/workers/%lld/claim?wait=0", w);
+    cr_assert_eq(jfx_req(&f, "POST", path, tok, NULL, NULL), 401);
     jfx_stop(&f);
 }
