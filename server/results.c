@@ -157,6 +157,13 @@ static fr_err parse_upload(frs_req *r, frs_provenance *prov, frc_doc *doc)
     }
     e = parse_provenance(json_object_get(body, "provenance"), prov, &r->diag);
     if (e != FR_ERR_OK) return e;
+    /* "worker" provenance is what a profiling worker claims; a submitter's upload is a user's. */
+    if (strcmp(prov->source, "worker") == 0 &&
+        !(r->who.role & (FRS_ROLE_WORKER | FRS_ROLE_ADMIN)))
+        return fr_diag_set(&r->diag, FR_ERR_FORBIDDEN,
+                           "provenance.source 'worker' needs a worker token; token '%s' has "
+                           "role %s",
+                           r->who.name, frs_role_name(r->who.role));
     bool has_doc = json_object_get(body, "document") != NULL;
     bool has_entries = json_object_get(body, "entries") || json_object_get(body, "fingerprint");
     if (has_doc == has_entries)

@@ -445,3 +445,26 @@ Test(api, a_claimed_report_count_does_not_outvote_the_fleet)
                  (long long)e->results[0].reports);
     frc_doc_cleanup(&doc);
 }
+
+/* Issue 17 item 7: a submitter cannot claim its upload came from a profiling worker. */
+Test(api, worker_provenance_needs_a_worker_token)
+{
+    const char *keys[] = {key_a, NULL};
+    char *text = fx_upload("liar", "2026-01-02T03:04:05Z", fx_fingerprint("provenance test cpu"),
+                           keys, three, 1);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    cr_assert_not_null(j);
+    json_object_set_new(json_object_get(j, "provenance"), "source", json_string("worker"));
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    frt_resp r = fx_req(&f, "POST", "/v1/results", f.submitter, body);
+    cr_assert_eq(r.status, 403, "%ld %s", r.status, r.body);
+    cr_assert_str_eq(fx_error_code(&r), "forbidden");
+    frt_resp_free(&r);
+    cr_assert_eq(fx_count(&f, "SELECT count(*) FROM reports"), 0, "the upload was stored");
+    r = fx_req(&f, "POST", "/v1/results", f.worker, body); /* a worker's token may say so */
+    cr_assert_eq(r.status, 201, "%ld %s", r.status, r.body);
+    frt_resp_free(&r);
+    free(body);
+}
