@@ -296,9 +296,11 @@ fr_err frs_db_exec(frs_conn *c, frs_query q, int nparams, const char *const *par
         }
         char msg[512];
         first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg), msg, sizeof msg);
-        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        const char *field = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        char state[8];
+        snprintf(state, sizeof state, "%s", field && field[0] ? field : "none");
         fr_err e =
-            PQstatus(c->pg) == CONNECTION_OK ? frs_db_sqlstate_err(state) : FR_ERR_DB_UNAVAILABLE;
+            PQstatus(c->pg) == CONNECTION_OK ? frs_db_sqlstate_err(field) : FR_ERR_DB_UNAVAILABLE;
         PQclear(r);
         if (e == FR_ERR_DB_UNAVAILABLE && attempt == 0 && !c->in_txn) {
             fr_diag ignored;
@@ -308,7 +310,13 @@ fr_err frs_db_exec(frs_conn *c, frs_query q, int nparams, const char *const *par
             frs_count(c->db->metrics, db_unavailable);
         else
             frs_count(c->db->metrics, db_errors);
-        return fr_diag_set(d, e, "%s: %s", frs_query_name(q), msg);
+        if (e == FR_ERR_DB_UNAVAILABLE) return fr_diag_set(d, e, "%s: %s", frs_query_name(q), msg);
+        /* PostgreSQL's own text names tables, columns and values: the server log keeps it, the
+         * client gets the query and the SQLSTATE, mapped to the error list above. */
+        fprintf(stderr, "fastrun-server: query %s failed (SQLSTATE %s): %s\n", frs_query_name(q),
+                state, msg);
+        return fr_diag_set(d, e, "query '%s' failed (SQLSTATE %s; the server log has the detail)",
+                           frs_query_name(q), state);
     }
 }
 

@@ -468,3 +468,25 @@ Test(api, worker_provenance_needs_a_worker_token)
     frt_resp_free(&r);
     free(body);
 }
+
+/* Issue 17 item 4: a database error reaches the client as the project's error with the query and
+ * the SQLSTATE, never PostgreSQL's own text (which names tables, constraints and values). The
+ * test adds a constraint PostgreSQL will refuse an upload on. */
+Test(api, database_errors_do_not_leak_postgresql_text)
+{
+    cr_assert_eq(frt_pg_sql(f.conninfo,
+                            "ALTER TABLE uploads ADD CONSTRAINT leak_probe CHECK (host <> 'refused')",
+                            NULL, 0),
+                 0);
+    const char *keys[] = {key_a, NULL};
+    char *body = fx_upload("refused", "2026-01-02T03:04:05Z", fx_fingerprint("leak test cpu"),
+                           keys, three, 1);
+    frt_resp r = fx_req(&f, "POST", "/v1/results", f.submitter, body);
+    free(body);
+    cr_assert_eq(r.status, 409, "%ld %s", r.status, r.body);
+    cr_assert_str_eq(fx_error_code(&r), "conflict");
+    cr_assert_not_null(strstr(r.body, "SQLSTATE 23514"), "%s", r.body);
+    cr_assert_null(strstr(r.body, "leak_probe"), "PostgreSQL's text reached the client: %s", r.body);
+    cr_assert_null(strstr(r.body, "violates"), "PostgreSQL's text reached the client: %s", r.body);
+    frt_resp_free(&r);
+}
