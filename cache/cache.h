@@ -36,6 +36,9 @@
 #define FRC_FINGERPRINT_TEXT_MAX 2304
 
 /* Two medians within this relative distance are a tie within measurement noise. */
+/* Largest time a result may state, in ms (about 31 years): beyond it a figure is no measurement,
+ * and PostgreSQL's jsonb prints numbers >= 1e19 as integers that jansson cannot read back. */
+#define FRC_MAX_MS 1e12
 #define FRC_TIE_TOLERANCE 0.03
 
 /* ---------------------------------------------------------------------------------------------

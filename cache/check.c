@@ -79,6 +79,14 @@ fr_err frc__result_check(const frc_result *r, const char *path, fr_diag *d)
         return fr_diag_set(d, FR_ERR_CORRUPT, "%s.median_ms: must be a positive number", path);
     if (!positive(r->min_ms))
         return fr_diag_set(d, FR_ERR_CORRUPT, "%s.min_ms: must be a positive number", path);
+    const struct {
+        const char *field;
+        double ms;
+    } times[] = {{"median_ms", r->median_ms}, {"min_ms", r->min_ms}, {"spread_ms", r->spread_ms}};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
+        if (times[i].ms > FRC_MAX_MS)
+            return fr_diag_set(d, FR_ERR_CORRUPT, "%s.%s: %.3g ms is over the limit of %g ms", path,
+                               times[i].field, times[i].ms, FRC_MAX_MS);
     /* Rounding is monotonic, so only a min above the median needs the rounded comparison. */
     if (r->min_ms > r->median_ms && frc__round9(r->min_ms) > frc__round9(r->median_ms))
         return fr_diag_set(d, FR_ERR_CORRUPT, "%s.min_ms: %.9g exceeds median_ms %.9g", path,

@@ -490,3 +490,22 @@ Test(api, database_errors_do_not_leak_postgresql_text)
     cr_assert_null(strstr(r.body, "violates"), "PostgreSQL's text reached the client: %s", r.body);
     frt_resp_free(&r);
 }
+
+/* Issue 17 item 7: a median of 1e19 ms is refused at upload with a detail naming the field.
+ * Before, it was stored, and jsonb gave it back as an integer jansson cannot read: every later
+ * upload and download of the key failed 422 with an empty detail. */
+Test(api, an_absurd_median_is_refused_at_upload)
+{
+    char id[17] = "";
+    const fx_result huge = {"matmul.blas", "REPRODUCIBLE,USES_BLAS", 1e19, 0};
+    const char *keys[] = {key_c, NULL};
+    char *body = fx_upload("absurd", "2026-01-02T03:04:05Z", fx_fingerprint("absurd test cpu"),
+                           keys, &huge, 1);
+    frt_resp r = fx_req(&f, "POST", "/v1/results", f.submitter, body);
+    free(body);
+    cr_assert_eq(r.status, 422, "%ld %s", r.status, r.body);
+    cr_assert_not_null(strstr(r.body, "median_ms"), "%s", r.body);
+    frt_resp_free(&r);
+    cr_assert_eq(fx_count(&f, "SELECT count(*) FROM reports"), 0);
+    cr_assert_eq(upload_claiming("sane", 2.0, 0, id), 201);
+}
