@@ -64,7 +64,7 @@ static void sleep_ms(long ms)
 static void upload_body(const char *id, int i, char *out, size_t len)
 {
     snprintf(out, len,
-             "{\"provenance\":{\"source\":\"worker\",\"host\":\"faults\",\"time\":"
+             "{\"provenance\":{\"source\":\"user\",\"host\":\"faults\",\"time\":"
              "\"2026-02-03T04:05:06Z\",\"upload_id\":\"%s\"},\"fingerprint\":%s,\"entries\":"
              "[{\"key\":\"matmul batch=1 m=%d n=8 k=8 f32 wp=0\",\"results\":[{\"algorithm\":"
              "\"matmul.blas\",\"attributes\":[],\"workspace\":0,\"median_ms\":%d.5,"
